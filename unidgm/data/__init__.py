@@ -1,0 +1,63 @@
+"""Datasets as `DataSplits`: embedded digits (scikit-learn), MNIST from local IDX files,
+and 2-D toy mixtures. Nothing here downloads.
+
+    >>> data = unidgm.data.load("digits", flatten=True)   # x: (N, 64), y: labels
+    >>> batch = data.prepare({"x": data.train["x"][:128]})  # dynamic binarization
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from unidgm.data.digits import load_digits
+from unidgm.data.idx import read_idx
+from unidgm.data.mnist import load_mnist
+from unidgm.data.splits import DataSplits
+from unidgm.data.toys import grid25, ring8, swissroll
+from unidgm.errors import DataError
+
+IMAGE_DATASETS = ("digits", "mnist")
+TOY_DATASETS = ("ring8", "grid25", "swissroll")
+DATASETS = IMAGE_DATASETS + TOY_DATASETS
+_TOYS = {"ring8": ring8, "grid25": grid25, "swissroll": swissroll}
+
+__all__ = [
+    "DATASETS",
+    "DataSplits",
+    "load",
+    "read_idx",
+    "load_mnist",
+    "load_digits",
+    "ring8",
+    "grid25",
+    "swissroll",
+]
+
+
+def load(
+    name: str,
+    data_dir: str | Path | None = None,
+    binarize: str | None = "dynamic",
+    seed: int = 0,
+    flatten: bool = False,
+) -> DataSplits:
+    """Load a dataset by name.
+
+    Args:
+        name: one of `DATASETS`: ``"digits"``, ``"mnist"``, ``"ring8"``, ``"grid25"``,
+            ``"swissroll"``.
+        data_dir: where MNIST lives (see `load_mnist`); ignored by the others.
+        binarize: for images, ``"dynamic"`` (default), ``"static"``, ``"threshold"`` or
+            None; ignored by the 2-D toys, which are real-valued.
+        seed: seeds splits, static binarization and toy sampling.
+        flatten: reshape images to flat vectors, e.g. (N, 784), for MLP models.
+    """
+    if name == "digits":
+        data = load_digits(binarize=binarize, seed=seed)
+    elif name == "mnist":
+        data = load_mnist(data_dir=data_dir, binarize=binarize, seed=seed)
+    elif name in _TOYS:
+        data = _TOYS[name](seed=seed)
+    else:
+        raise DataError(f"unknown dataset {name!r}; known datasets: {', '.join(DATASETS)}.")
+    return data.flatten() if flatten else data

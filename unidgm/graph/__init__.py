@@ -1,0 +1,6 @@
+"""Schematic graphs: nodes, edges, families, validation."""
+from .elements import Edge, Node
+from .families import FAMILIES, Family, make_family
+from .graph import Graph
+
+__all__ = ["Edge", "Node", "FAMILIES", "Family", "make_family", "Graph"]

@@ -1,0 +1,92 @@
+"""The two kinds of element of a schematic graph: nodes (variables) and edges (processes).
+
+Hu et al. (2018), Sec. 2 and Fig. 1: variables are visible (data), latent, or indicators
+(the y of an adversarial mechanism); processes are generative p_theta, inference q_phi,
+deterministic (an implicit distribution, drawn with a hollow arrowhead) or adversarial
+q_psi(y | v). One edge object is one conditional distribution: it may have several parents,
+and networkx holds it as one arc per parent that share the same ``Edge``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from torch import nn
+
+ROLES = ("visible", "latent", "indicator")
+KINDS = ("generative", "inference", "adversarial")
+PRIORS = ("standard", "learned")
+COMBINES = ("concat", "dict")
+
+
+@dataclass(frozen=True)
+class Node:
+    """A variable of the graph.
+
+    Attributes:
+        name: the variable's name; Pyro sample sites and batch keys use it.
+        role: ``"visible"``, ``"latent"`` or ``"indicator"``.
+        family: distribution family name (see :mod:`unidgm.graph.families`).
+        shape: event shape of one example's value.
+        prior: for a latent without generative parents: ``"standard"`` (fixed), ``"learned"``
+            (trainable parameters of the family), or None.
+        given: a visible node the model conditions on without explaining it (a label fed to
+            a conditional VAE's networks); it has no likelihood.
+        options: family options, e.g. ``temperature`` of a relaxed categorical.
+    """
+
+    name: str
+    role: str
+    family: str
+    shape: tuple[int, ...]
+    prior: str | None = None
+    given: bool = False
+    options: dict = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        """Number of scalars in one value (the flattened event size)."""
+        return math.prod(self.shape)
+
+    @property
+    def event_dims(self) -> int:
+        return len(self.shape)
+
+
+@dataclass(frozen=True, eq=False)
+class Edge:
+    """A process ``child ~ kind(child | parents)`` computed by ``net``.
+
+    Attributes:
+        kind: ``"generative"`` (p_theta), ``"inference"`` (q_phi) or ``"adversarial"``
+            (q_psi(y | parents), where ``child`` is the indicator y).
+        parents: the variables the network reads, in order.
+        child: the variable the process explains.
+        net: any ``torch.nn.Module``; its output is read by the child's family.
+        deterministic: the child *is* the network's output (an implicit distribution, Hu et
+            al.'s hollow arrowhead), not a sample from a family parameterised by it.
+        combine: several parents are flattened and concatenated (``"concat"``) or passed to
+            the network as one dict keyed by parent name (``"dict"``).
+    """
+
+    kind: str
+    parents: tuple[str, ...]
+    child: str
+    net: nn.Module
+    deterministic: bool = False
+    combine: str = "concat"
+
+    @property
+    def name(self) -> str:
+        """The edge in the paper's notation, e.g. ``p(x|z)``, ``q(z|x)``, ``q(y|x)``."""
+        letter = "p" if self.kind == "generative" else "q"
+        return f"{letter}({self.child}|{','.join(self.parents)})"
+
+    @property
+    def key(self) -> str:
+        """A module name for the edge's network, e.g. ``generative_x``."""
+        return f"{self.kind}_{self.child}"
+
+    def __repr__(self) -> str:
+        flag = ", deterministic" if self.deterministic else ""
+        return f"Edge({self.kind}: {self.name}{flag})"

@@ -1,0 +1,244 @@
+"""``unidgm.Graph``: a schematic graphical model (Hu et al., ICLR 2018, Sec. 2).
+
+The user declares variables and processes; everything else (objectives, the Pyro
+model/guide, diagrams) is derived from this object. Storage is a networkx
+``MultiDiGraph`` whose nodes carry a :class:`Node` under ``"node"`` and whose arcs carry
+an :class:`Edge` under ``"edge"`` (one arc per parent, keyed by the edge's kind), so
+networkx's algorithms and views work on it directly. Checks that need only the declaration
+(names, families, shapes) run at once; checks that need the whole graph run in
+:meth:`Graph.validate`, which ``unidgm.compile`` calls.
+
+Example::
+
+    g = Graph("vae")
+    g.visible("x", "bernoulli", shape=(784,))
+    g.latent("z", "normal", shape=(20,), prior="standard")
+    g.generative("z", "x", MLP(20, [400], 784))
+    g.inference("x", "z", MLP(784, [400], 40))
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+import networkx as nx
+from torch import nn
+
+from ..errors import GraphError
+from .elements import COMBINES, KINDS, PRIORS, Edge, Node
+from .families import FAMILIES
+
+
+def _as_shape(name: str, shape) -> tuple[int, ...]:
+    if isinstance(shape, int):
+        shape = (shape,)
+    try:
+        shape = tuple(int(s) for s in shape)
+    except TypeError:
+        raise GraphError(f"node '{name}': shape must be a tuple of positive ints, got {shape!r}") from None
+    if not shape or any(s <= 0 for s in shape):
+        raise GraphError(f"node '{name}': shape must be a non-empty tuple of positive ints, got {shape!r}; "
+                         f"e.g. shape=(20,) for a vector or (1, 28, 28) for an image")
+    return shape
+
+
+class Graph:
+    """A schematic graph of variables (nodes) and processes (edges).
+
+    Args:
+        name: a name for the model (used in diagrams and run folders).
+    """
+
+    def __init__(self, name: str = "model"):
+        self.name = name
+        self._nx = nx.MultiDiGraph(name=name)
+        self._edges: list[Edge] = []
+        self.objective: dict = {}
+
+    # ------------------------------------------------------------------ declaration
+    def visible(self, name: str, family: str, shape, *, given: bool = False, **options) -> Node:
+        """Declares observed data ``name`` (shaded in the diagram).
+
+        ``given=True`` marks a variable the model conditions on but does not explain (a
+        label fed to a conditional VAE): it needs no generative edge and has no likelihood.
+        """
+        return self._add_node(Node(name, "visible", family, _as_shape(name, shape), None, bool(given), dict(options)))
+
+    def latent(self, name: str, family: str, shape, *, prior: str | None = None, **options) -> Node:
+        """Declares a latent variable. ``prior`` is ``"standard"`` (the family's fixed
+        standard prior), ``"learned"`` (trainable prior parameters) or None (the latent is
+        produced by a generative edge, or has no prior at all, as in an autoencoder)."""
+        if prior is not None and prior not in PRIORS:
+            raise GraphError(f"latent '{name}': unknown prior {prior!r}; use one of {', '.join(PRIORS)} or None")
+        return self._add_node(Node(name, "latent", family, _as_shape(name, shape), prior, False, dict(options)))
+
+    def generative(self, parents, child: str, net: nn.Module, *, deterministic: bool = False,
+                   combine: str = "concat") -> Edge:
+        """Declares p_theta(child | parents), computed by ``net`` (a solid arrow).
+        ``deterministic=True``: the child is ``net``'s output (hollow arrowhead)."""
+        return self._add_edge("generative", parents, child, net, deterministic, combine)
+
+    def inference(self, parents, child: str, net: nn.Module, *, deterministic: bool = False,
+                  combine: str = "concat") -> Edge:
+        """Declares q_phi(child | parents), computed by ``net`` (a dashed arrow).
+        ``deterministic=True``: the child is ``net``'s output (an encoder)."""
+        return self._add_edge("inference", parents, child, net, deterministic, combine)
+
+    def adversarial(self, nodes, discriminator: nn.Module, *, indicator: str | None = None,
+                    combine: str = "concat") -> Edge:
+        """Declares an adversary q_psi(y | nodes) (a red arrow) against an indicator ``y``
+        that tells which process produced ``nodes`` (data or model, prior or posterior).
+        The indicator node is created here, named ``indicator`` or ``y_<nodes>``.
+        The discriminator emits one logit per example."""
+        parents = self._parents(nodes, "adversarial")
+        indicator = indicator or "y_" + "_".join(parents)
+        self._add_node(Node(indicator, "indicator", "bernoulli", (1,)))
+        return self._add_edge("adversarial", parents, indicator, discriminator, False, combine)
+
+    def set_objective(self, name: str, **options) -> "Graph":
+        """Records the objective this model is meant to be compiled with (``unidgm.compile``
+        uses it when no objective is given), e.g. ``g.set_objective("iwae", k=5)``."""
+        self.objective = {"name": name, **options}
+        return self
+
+    # ------------------------------------------------------------------ views
+    @property
+    def nodes(self) -> Mapping[str, Node]:
+        """Read-only mapping from name to :class:`Node`, in declaration order."""
+        return MappingProxyType({n: d["node"] for n, d in self._nx.nodes(data=True)})
+
+    @property
+    def edges(self) -> tuple[Edge, ...]:
+        """All edges in declaration order."""
+        return tuple(self._edges)
+
+    @property
+    def nx(self) -> nx.MultiDiGraph:
+        """A read-only networkx view (arcs parent -> child, keyed by edge kind)."""
+        return self._nx.copy(as_view=True)
+
+    def edges_of(self, kind: str) -> tuple[Edge, ...]:
+        return tuple(e for e in self._edges if e.kind == kind)
+
+    def edge_into(self, child: str, kind: str) -> Edge | None:
+        """The ``kind`` edge that explains ``child``, if any."""
+        for e in self._edges:
+            if e.child == child and e.kind == kind:
+                return e
+        return None
+
+    def process(self, kind: str) -> nx.DiGraph:
+        """The directed graph of one process (arcs parent -> child of the ``kind`` edges)."""
+        d = nx.DiGraph()
+        d.add_nodes_from(self._nx.nodes)
+        d.add_edges_from((p, e.child) for e in self.edges_of(kind) for p in e.parents)
+        return d
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._nx
+
+    def __repr__(self) -> str:
+        lines = [f"Graph({self.name!r})"]
+        for n in self.nodes.values():
+            extra = f", prior={n.prior}" if n.prior else (", given" if n.given else "")
+            lines.append(f"  {n.role:9s} {n.name}: {n.family}{list(n.shape)}{extra}")
+        lines += [f"  {e!r}" for e in self._edges]
+        return "\n".join(lines)
+
+    # ------------------------------------------------------------------ internals
+    def _add_node(self, node: Node) -> Node:
+        if not isinstance(node.name, str) or not node.name.isidentifier():
+            raise GraphError(f"node name {node.name!r} must be a Python identifier (it names Pyro sites and batch keys)")
+        if node.name in self._nx:
+            raise GraphError(f"node '{node.name}' is already declared; give each variable one declaration and a unique name")
+        if node.family not in FAMILIES:
+            raise GraphError(f"node '{node.name}': unknown family {node.family!r}; "
+                             f"choose one of {', '.join(FAMILIES)}")
+        if node.family in ("categorical", "relaxed_categorical") and node.shape[-1] < 2:
+            raise GraphError(f"node '{node.name}': a {node.family} node's last dimension counts its classes "
+                             f"and must be at least 2, got shape {node.shape}")
+        try:
+            from .families import make_family
+
+            make_family(node.family, **node.options)
+        except TypeError as e:
+            raise GraphError(f"node '{node.name}': bad options {node.options} for family {node.family!r}: {e}") from None
+        self._nx.add_node(node.name, node=node)
+        return node
+
+    def _parents(self, parents, kind: str) -> tuple[str, ...]:
+        if isinstance(parents, str):
+            parents = (parents,)
+        parents = tuple(parents)
+        if not parents:
+            raise GraphError(f"a {kind} edge needs at least one parent; a latent without parents gets prior=...")
+        for p in parents:
+            if p not in self._nx:
+                raise GraphError(f"{kind} edge: parent '{p}' is not declared; declare it with "
+                                 f"g.visible(...) or g.latent(...) before the edge")
+        if len(set(parents)) != len(parents):
+            raise GraphError(f"{kind} edge: parents {parents} repeat a node")
+        return parents
+
+    def _add_edge(self, kind, parents, child, net, deterministic, combine) -> Edge:
+        assert kind in KINDS
+        parents = self._parents(parents, kind)
+        if child not in self._nx:
+            raise GraphError(f"{kind} edge into '{child}': the node is not declared; declare it first")
+        if not isinstance(net, nn.Module):
+            raise GraphError(f"{kind} edge into '{child}': the network must be a torch.nn.Module, got {type(net).__name__}")
+        if combine not in COMBINES:
+            raise GraphError(f"{kind} edge into '{child}': combine must be one of {COMBINES}, got {combine!r}")
+        if child in parents:
+            raise GraphError(f"{kind} edge into '{child}': a node cannot be its own parent")
+        node = self._nx.nodes[child]["node"]
+        if kind == "generative" and node.given:
+            raise GraphError(f"generative edge into '{child}': '{child}' is declared given=True (conditioned on, "
+                             f"not explained); drop given=True to model it")
+        if kind == "generative" and node.prior is not None:
+            raise GraphError(f"generative edge into '{child}': '{child}' already has prior={node.prior!r}; a latent "
+                             f"gets either a prior or a generative edge, so drop one")
+        if kind == "inference" and node.role != "latent":
+            raise GraphError(f"inference edge into '{child}': q explains latent variables, and '{child}' is "
+                             f"{node.role}; point the edge at a latent")
+        if kind != "adversarial" and node.role == "indicator":
+            raise GraphError(f"{kind} edge into '{child}': '{child}' is an adversarial indicator")
+        if self.edge_into(child, kind) is not None:
+            other = self.edge_into(child, kind)
+            raise GraphError(f"'{child}' already has the {kind} edge {other.name}; one process explains a "
+                             f"variable once, so merge the parents into one edge, e.g. "
+                             f"g.{kind}({list(other.parents + parents)!r}, {child!r}, net)")
+        edge = Edge(kind, parents, child, net, bool(deterministic or node.family == "delta"), combine)
+        self._edges.append(edge)
+        for p in parents:
+            self._nx.add_edge(p, child, key=kind, edge=edge)
+        return edge
+
+    # ------------------------------------------------------------------ validation
+    def validate(self) -> "Graph":
+        """Checks what needs the whole graph; raises :class:`GraphError` naming the node
+        or edge and the fix. Returns the graph for chaining."""
+        nodes = self.nodes
+        if not any(n.role == "visible" for n in nodes.values()):
+            raise GraphError(f"graph '{self.name}' has no visible node; declare the data with g.visible(...)")
+        for kind in ("generative", "inference"):
+            try:
+                cycle = nx.find_cycle(self.process(kind))
+            except nx.NetworkXNoCycle:
+                continue
+            path = " -> ".join([a for a, _ in cycle] + [cycle[0][0]])
+            raise GraphError(f"the {kind} process has a cycle {path}; a {kind} process must be a directed "
+                             f"acyclic graph, so remove or reverse one of these edges")
+        for n in nodes.values():
+            gen = self.edge_into(n.name, "generative")
+            inf = self.edge_into(n.name, "inference")
+            if n.role == "visible" and not n.given and gen is None:
+                raise GraphError(f"visible node '{n.name}' is not explained by any generative edge; add "
+                                 f"g.generative(<parents>, '{n.name}', net), or declare it "
+                                 f"g.visible('{n.name}', ..., given=True) if the model only conditions on it")
+            if n.role == "latent" and gen is None and n.prior is None and inf is None:
+                raise GraphError(f"latent '{n.name}' has no prior, no generative edge and no inference edge, so "
+                                 f"nothing can sample it; give it prior='standard' or an edge that produces it")
+        return self
+
+

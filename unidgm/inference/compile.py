@@ -1,0 +1,41 @@
+"""``unidgm.compile``: a graph and an objective name in, a trainable module out."""
+from __future__ import annotations
+
+import inspect
+
+from ..errors import ConfigError
+from ..graph.graph import Graph
+from .compiled import CompiledModel
+from .elbo import ELBO
+from .iwae import IWAE
+
+#: objective name -> class; new objective families register here
+OBJECTIVES = {"elbo": ELBO, "iwae": IWAE}
+
+
+def compile(graph: Graph, objective: str | None = None, **options) -> CompiledModel:  # noqa: A001
+    """Compiles ``graph`` with an objective into a :class:`CompiledModel`.
+
+    Args:
+        graph: the schematic graph; validated here.
+        objective: an objective name (``"elbo"``, ``"iwae"``); None uses the graph's own
+            (``graph.set_objective``), else the ELBO.
+        **options: the objective's options (``kl_weight``, ``warmup``, ``kl`` for the ELBO;
+            ``k`` for IWAE); with no objective named, they update the graph's own.
+    """
+    if not isinstance(graph, Graph):
+        raise ConfigError(f"compile needs a unidgm.Graph, got {type(graph).__name__}")
+    spec = dict(graph.objective)
+    name = spec.pop("name", "elbo")
+    if objective is not None and objective != name:
+        name, spec = objective, {}
+    spec.update(options)
+    if name not in OBJECTIVES:
+        raise ConfigError(f"unknown objective {name!r}; choose one of {', '.join(OBJECTIVES)}")
+    cls = OBJECTIVES[name]
+    accepted = set(inspect.signature(cls).parameters)
+    unknown = set(spec) - accepted
+    if unknown:
+        raise ConfigError(f"objective {name!r} has no option {', '.join(sorted(unknown))}; "
+                          f"its options are {', '.join(sorted(accepted)) or 'none'}")
+    return CompiledModel(graph, cls(**spec))

@@ -1,0 +1,216 @@
+"""``CompiledModel``: a graph turned into a ``torch.nn.Module`` that runs as tensor code.
+
+It holds every network of the graph (so ``parameters()``, ``.to()``, ``state_dict()``
+behave as usual) and the machinery every objective shares: reading a batch into node
+values, running the inference process q (ancestral sampling in q's topological order), and
+scoring values under the generative process p (priors and generative edges). An objective
+(:mod:`unidgm.inference.objective`) turns those into named terms; the Pyro model/guide
+(:mod:`unidgm.inference.pyro_bridge`) is a second view of the same graph.
+"""
+from __future__ import annotations
+
+import networkx as nx
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import GraphError
+from ..graph.families import make_family
+from ..graph.graph import Graph
+from .factor import Factor
+
+
+class CompiledModel(nn.Module):
+    """A schematic graph compiled with an objective. Build it with ``unidgm.compile``.
+
+    Attributes:
+        graph: the source :class:`~unidgm.Graph`.
+        objective: the :class:`~unidgm.inference.objective.Objective` that gives the terms.
+        phases: the objective's alternating phases (which parameter groups each updates).
+    """
+
+    def __init__(self, graph: Graph, objective):
+        super().__init__()
+        graph.validate()
+        self.graph = graph
+        nodes = dict(graph.nodes)
+        self.families = {n: make_family(node.family, **node.options) for n, node in nodes.items()}
+        self.nets = nn.ModuleDict({e.key: e.net for e in graph.edges})
+        # Priors live in the network-output layout so a family reads them like an output.
+        self.learned_priors = nn.ParameterDict()
+        self._standard_priors: dict[str, str] = {}
+        for n, node in nodes.items():
+            if node.prior == "learned":
+                k = self.families[n].num_params
+                self.learned_priors[n] = nn.Parameter(torch.zeros((k * node.shape[0],) + node.shape[1:]))
+            elif node.prior == "standard":
+                for i, t in enumerate(self.families[n].prior_params(node.shape)):
+                    self.register_buffer(f"_prior_{n}_{i}", t, persistent=False)
+                self._standard_priors[n] = n
+
+        self.generative = {e.child: Factor(e, nodes, self.families[e.child]) for e in graph.edges_of("generative")}
+        inference = {e.child: Factor(e, nodes, self.families[e.child]) for e in graph.edges_of("inference")}
+        order = [n for n in nx.topological_sort(graph.process("inference")) if n in inference]
+        self.inference = [inference[n] for n in order]
+        for f in list(self.generative.values()) + self.inference:
+            f.dry_run()
+        for e in graph.edges_of("adversarial"):
+            Factor(e, nodes, self.families[e.child]).dry_run()
+
+        # Visible nodes as (name, shape, classes-if-one-hot) for reading batches.
+        self._visible = [(n, node.shape, node.shape[-1] if self.families[n].one_hot else 0)
+                         for n, node in nodes.items() if node.role == "visible"]
+        self.likelihoods = [self.generative[n] for n, node in nodes.items()
+                            if node.role == "visible" and n in self.generative]
+        self.latents = [n for n, node in nodes.items() if node.role == "latent"]
+
+        self.objective = objective
+        objective.bind(self)
+        self.phases = objective.phases
+
+    # ------------------------------------------------------------------ parameter groups
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        """Parameters by the process they belong to: ``generative`` (theta, learned priors
+        included), ``inference`` (phi) and ``adversarial`` (psi, the discriminators)."""
+        groups: dict[str, list[nn.Parameter]] = {"generative": [], "inference": [], "adversarial": []}
+        for e in self.graph.edges:
+            groups[e.kind].extend(p for p in e.net.parameters() if p.requires_grad)
+        groups["generative"].extend(self.learned_priors.values())
+        return groups
+
+    def set_schedule_step(self, step: int) -> None:
+        """Tells schedules (KL warm-up) the global training step; the Trainer calls it."""
+        self.objective.step = step
+
+    # ------------------------------------------------------------------ the shared trace
+    def read_batch(self, batch: dict) -> dict[str, torch.Tensor]:
+        """The values of the visible nodes from ``batch``; class indices become one-hot."""
+        values = {}
+        try:
+            for name, shape, classes in self._visible:
+                v = _one_hot(batch[name], classes)
+                if v.shape[1:] != shape:
+                    raise GraphError(f"batch['{name}'] has shape {tuple(v.shape)}, but node '{name}' has event shape "
+                                     f"{shape}, so the batch must be (batch_size, {', '.join(map(str, shape))})"
+                                     + ("; class indices of shape (batch_size,) work too" if classes else ""))
+                values[name] = v
+        except KeyError as e:
+            raise GraphError(f"the batch has no '{e.args[0]}', a visible node of graph '{self.graph.name}'; the batch "
+                             f"must map every visible node ({', '.join(n for n, _, _ in self._visible)}) to a tensor"
+                             ) from None
+        except (TypeError, AttributeError):
+            raise GraphError(f"the batch must be a dict of tensors keyed by visible node, got {type(batch).__name__}"
+                             ) from None
+        return values
+
+    def infer(self, values: dict[str, torch.Tensor], particles: int | None = None) -> dict[str, tuple]:
+        """Runs q: samples every inferred latent into ``values`` (in place) and returns each
+        latent's q parameters. ``particles`` draws that many samples per example."""
+        q = {}
+        for f in self.inference:
+            params = f.params(values)
+            values[f.child] = f.sample(params, particles)
+            q[f.child] = params
+        return q
+
+    def prior_params(self, name: str) -> tuple[torch.Tensor, ...] | None:
+        """Parameters of a latent's prior, or None where there is none."""
+        if name in self._standard_priors:
+            fam = self.families[name]
+            return tuple(getattr(self, f"_prior_{name}_{i}") for i in range(fam.num_params))
+        if name in self.learned_priors:
+            return self.families[name].split(self.learned_priors[name], 0)
+        return None
+
+    def log_p(self, name: str, values: dict[str, torch.Tensor]) -> torch.Tensor:
+        """log p(value of ``name`` | its generative parents), per example."""
+        f = self.generative.get(name)
+        if f is not None:
+            return f.log_prob(f.params(values), values[name])
+        return self.families[name].log_prob(self.prior_params(name), values[name], len(self.graph.nodes[name].shape))
+
+    def log_weights(self, batch: dict, k: int) -> torch.Tensor:
+        """Importance weights log p(x, z) - log q(z | x) for ``k`` draws of q per example,
+        shaped ``(k, batch_size)`` (Burda et al. 2016, Eq. 8)."""
+        values = self.read_batch(batch)
+        q = self.infer(values, particles=k)
+        logw = 0.0
+        for f in self.likelihoods:
+            logw = logw + f.log_prob(f.params(values), values[f.child])
+        for f in self.inference:
+            if f.deterministic:
+                raise GraphError(f"importance weights need a density for q({f.child}|...), but edge {f.edge.name} is "
+                                 f"deterministic; make it stochastic (drop deterministic=True)")
+            logw = logw + self.log_p(f.child, values) - f.log_prob(q[f.child], values[f.child])
+        return logw
+
+    # ------------------------------------------------------------------ the objective
+    def loss(self, batch: dict) -> dict[str, torch.Tensor]:
+        """Named scalar terms of the compiled objective; ``terms["loss"]`` is minimised (the
+        batch mean of the per-example objective, in nats)."""
+        return self.objective.terms(self, batch)
+
+    # ------------------------------------------------------------------ generation
+    @torch.no_grad()
+    def sample(self, n: int, given: dict | None = None, mean: bool = True) -> dict[str, torch.Tensor]:
+        """Ancestral samples of every node of the generative process.
+
+        ``given`` supplies the ``given=True`` visible nodes (e.g. labels). With ``mean``, the
+        visible nodes hold their distribution's mean (the usual picture of a sample) rather
+        than a draw.
+        """
+        values = {}
+        for name, shape, classes in self._visible:
+            if self.graph.nodes[name].given:
+                if not given or name not in given:
+                    raise GraphError(f"sampling needs the given node '{name}': pass sample(n, given={{'{name}': ...}})")
+                values[name] = _one_hot(given[name], classes)
+        for name in nx.topological_sort(self.graph.process("generative")):
+            node = self.graph.nodes[name]
+            if name in values or node.role == "indicator":
+                continue
+            f = self.generative.get(name)
+            if f is not None:
+                params = f.params(values)
+                values[name] = (f.family.mean(params) if mean and node.role == "visible" and not f.deterministic
+                                else f.sample(params))
+            elif node.prior is not None:
+                values[name] = self.families[name].sample(self.prior_params(name), (n,))
+            elif node.role == "latent":
+                raise GraphError(f"latent '{name}' has no prior and no generative edge, so the generative process "
+                                 f"cannot sample it (an autoencoder cannot generate); give it prior='standard'")
+        return values
+
+    @torch.no_grad()
+    def reconstruct(self, batch: dict, mean: bool = True) -> dict[str, torch.Tensor]:
+        """Encodes ``batch`` with q (its means, with ``mean``) and decodes: the visible
+        nodes' means given the inferred latents."""
+        values = self.read_batch(batch)
+        for f in self.inference:
+            params = f.params(values)
+            values[f.child] = f.family.mean(params) if mean and not f.deterministic else f.sample(params)
+        return {f.child: f.family.mean(f.params(values)) if not f.deterministic else f.params(values)[0]
+                for f in self.likelihoods}
+
+    # ------------------------------------------------------------------ the Pyro view
+    def pyro_model(self, batch: dict) -> None:
+        """The generative process as a Pyro model (sites named after nodes)."""
+        from .pyro_bridge import pyro_model
+
+        pyro_model(self, batch)
+
+    def pyro_guide(self, batch: dict) -> None:
+        """The inference process as a Pyro guide (sites named after latents)."""
+        from .pyro_bridge import pyro_guide
+
+        pyro_guide(self, batch)
+
+    def extra_repr(self) -> str:
+        return f"graph={self.graph.name!r}, objective={self.objective!r}"
+
+
+def _one_hot(v: torch.Tensor, classes: int) -> torch.Tensor:
+    if classes and not v.is_floating_point():
+        return F.one_hot(v, classes).to(torch.get_default_dtype())
+    return v
+

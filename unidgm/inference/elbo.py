@@ -1,0 +1,157 @@
+"""The evidence lower bound (Kingma & Welling 2014; Rezende et al. 2014).
+
+For visible x and latents z with generative process p_theta and inference process q_phi::
+
+    ELBO(x) = E_q[ log p_theta(x | z) ]  -  KL( q_phi(z | x) || p_theta(z) )
+
+summed over every visible node with a likelihood and every latent with a density under q.
+``terms["loss"]`` is the batch mean of ``reconstruction + beta_t * KL`` where ``beta_t``
+is the KL weight (beta-VAE, Higgins et al. 2017) ramped up linearly over ``warmup`` steps
+(Bowman et al. 2016; Sonderby et al. 2016). ``terms["elbo"]`` is the unweighted bound.
+
+KL estimator per latent z, chosen at compile time:
+
+- analytic, ``KL(q(z|.) || p(z|.))`` in closed form, where the family has one and neither
+  z's q-parents nor its p-parents are sampled downstream of z in q (otherwise integrating
+  z out in closed form would ignore their dependence on z);
+- Monte Carlo, ``log q(z|.) - log p(z|.)`` at the sampled z, elsewhere or with
+  ``kl="mc"``. With every KL Monte Carlo, the loss times the batch size equals Pyro's
+  ``Trace_ELBO`` loss on the same draws; with analytic KLs it equals ``TraceMeanField_ELBO``.
+
+Latents with a deterministic inference edge (autoencoders) contribute no KL: q is a point
+mass and its entropy term is dropped, which leaves the plain reconstruction objective.
+"""
+from __future__ import annotations
+
+import networkx as nx
+import torch
+
+from ..errors import ConfigError, GraphError
+from .objective import Objective, Phase
+
+_KL_MODES = ("auto", "analytic", "mc")
+
+
+class ELBO(Objective):
+    """Negative ELBO with an optional KL weight and linear warm-up.
+
+    Args:
+        kl_weight: beta, the weight of the KL term (1 is the ELBO; >1 a beta-VAE).
+        warmup: steps over which the weight ramps linearly from 0 to ``kl_weight``
+            (0: no warm-up).
+        kl: ``"auto"`` (analytic where valid), ``"analytic"`` (required; an error where it
+            is not available) or ``"mc"`` (Monte Carlo everywhere).
+    """
+
+    name = "elbo"
+
+    def __init__(self, kl_weight: float = 1.0, warmup: int = 0, kl: str = "auto"):
+        super().__init__()
+        if kl not in _KL_MODES:
+            raise ConfigError(f"elbo: kl must be one of {_KL_MODES}, got {kl!r}")
+        if kl_weight < 0:
+            raise ConfigError(f"elbo: kl_weight must be >= 0, got {kl_weight}")
+        if warmup < 0:
+            raise ConfigError(f"elbo: warmup must be >= 0 steps, got {warmup}")
+        self.kl_weight = float(kl_weight)
+        self.warmup = int(warmup)
+        self.kl_mode = kl
+        self.phases = [Phase("elbo", ("generative", "inference"), "loss")]
+
+    def weight(self) -> float:
+        if self.warmup:
+            return self.kl_weight * min(1.0, self.step / self.warmup)
+        return self.kl_weight
+
+    def bind(self, model) -> None:
+        graph = model.graph
+        for e in graph.edges_of("adversarial"):
+            raise GraphError(f"adversarial edge {e.name}: the '{self.name}' objective has no adversarial terms; "
+                             f"remove the edge to train with the ELBO")
+        inferred = {f.child for f in model.inference}
+        for z in model.latents:
+            if z not in inferred:
+                raise GraphError(f"latent '{z}' has no inference edge, but the ELBO needs q({z}|...); add "
+                                 f"g.inference(<parents>, '{z}', net)")
+        for f in model.likelihoods:
+            if f.deterministic:
+                raise GraphError(f"edge {f.edge.name} is deterministic, so visible '{f.child}' has no likelihood for "
+                                 f"the ELBO; make the edge stochastic (drop deterministic=True)")
+        q_graph = graph.process("inference")
+        self._kl = []
+        for f in model.inference:
+            z = f.child
+            if f.deterministic:
+                continue
+            gen = model.generative.get(z)
+            if gen is None and graph.nodes[z].prior is None:
+                raise GraphError(f"latent '{z}' is inferred but has neither a prior nor a generative edge, so the "
+                                 f"ELBO has no p({z}); give it prior='standard' or a generative edge")
+            downstream = nx.descendants(q_graph, z)
+            p_parents = gen.parents if gen is not None else ()
+            valid = not (downstream & (set(p_parents) | set(f.parents)))
+            has_closed_form = _has_kl(model.families[z])
+            if self.kl_mode == "analytic" and not (valid and has_closed_form):
+                why = ("its family has no closed-form KL" if not has_closed_form else
+                       f"its parents depend on '{z}' under q")
+                raise ConfigError(f"kl='analytic': latent '{z}' cannot use an analytic KL ({why}); use kl='auto'")
+            analytic = self.kl_mode != "mc" and valid and has_closed_form
+            self._kl.append((z, _kl_term(model, f, gen, analytic)))
+
+    def terms(self, model, batch):
+        values = model.read_batch(batch)
+        q = model.infer(values)
+        rec = None
+        parts = {}
+        for f in model.likelihoods:
+            nll = -f.log_prob(f.params(values), values[f.child])
+            rec = nll if rec is None else rec + nll
+            parts[f.child] = nll
+        kl = None
+        kls = {}
+        for z, term in self._kl:
+            k = term(values, q[z])
+            kl = k if kl is None else kl + k
+            kls[z] = k
+        w = self.weight()
+        if kl is None:
+            per_example = rec
+        elif w == 1.0:
+            per_example = rec + kl
+        else:
+            per_example = rec + w * kl
+        terms = {"loss": per_example.mean()}
+        with torch.no_grad():
+            terms["reconstruction"] = rec.mean()
+            terms["kl"] = kl.mean() if kl is not None else torch.zeros_like(terms["reconstruction"])
+            terms["elbo"] = -(terms["reconstruction"] + terms["kl"])
+            if len(parts) > 1:
+                terms.update({f"reconstruction_{n}": v.mean() for n, v in parts.items()})
+            if len(kls) > 1:
+                terms.update({f"kl_{n}": v.mean() for n, v in kls.items()})
+        return terms
+
+    def __repr__(self):
+        extra = f", kl_weight={self.kl_weight}" if self.kl_weight != 1.0 else ""
+        extra += f", warmup={self.warmup}" if self.warmup else ""
+        return f"{self.name}(kl={self.kl_mode}{extra})"
+
+
+def _has_kl(family) -> bool:
+    from ..graph.families import Family
+
+    return type(family).kl is not Family.kl
+
+
+def _kl_term(model, f, gen, analytic):
+    """A function (values, q_params) -> per-example KL (or its one-sample estimate)."""
+    z = f.child
+    family = model.families[z]
+    dims = f.event_dims
+    if analytic:
+        if gen is not None:
+            return lambda values, qp: family.kl(qp, gen.params(values), dims)
+        if z in model._standard_priors:
+            return lambda values, qp: family.kl(qp, None, dims)
+        return lambda values, qp: family.kl(qp, model.prior_params(z), dims)
+    return lambda values, qp: f.log_prob(qp, values[z]) - model.log_p(z, values)

@@ -1,0 +1,118 @@
+"""One edge at run time: gather the parents' values, run the network, read parameters.
+
+Everything that can be settled from the graph (parameter layout, how parents combine,
+event sizes) is settled once in ``__init__``; ``params`` is the hot path and stays plain
+tensor code.
+
+Values carry leading batch dimensions before their event shape: ``(B, *S)`` for one
+sample per example, ``(k, B, *S)`` for k importance-weighted particles. Networks always see
+exactly one leading dimension, so any ``nn.Module`` works as an edge's network; the
+particle dimension is folded into the batch and unfolded from the output.
+"""
+from __future__ import annotations
+
+import torch
+
+from ..errors import GraphError
+from ..graph.elements import Edge, Node
+from ..graph.families import Family
+
+
+class Factor:
+    """The compiled form of one edge: ``params(values)`` gives the child's parameters."""
+
+    __slots__ = ("edge", "child", "parents", "net", "family", "shape", "event_dims",
+                 "param_shape", "deterministic", "parent_dims", "parent_shapes", "parent_sizes", "single",
+                 "concat")
+
+    def __init__(self, edge: Edge, nodes: dict[str, Node], family: Family):
+        node = nodes[edge.child]
+        self.edge = edge
+        self.child = edge.child
+        self.parents = edge.parents
+        self.net = edge.net
+        self.family = family
+        self.shape = node.shape
+        self.event_dims = len(node.shape)
+        self.deterministic = edge.deterministic
+        k = 1 if edge.deterministic else family.num_params
+        # k parameters are stacked along the first event dimension (see families.py).
+        self.param_shape = (k * node.shape[0],) + tuple(node.shape[1:])
+        self.parent_shapes = tuple(nodes[p].shape for p in edge.parents)
+        self.parent_dims = tuple(len(s) for s in self.parent_shapes)
+        self.parent_sizes = tuple(nodes[p].size for p in edge.parents)
+        self.single = len(edge.parents) == 1
+        self.concat = edge.combine == "concat"
+
+    def inputs(self, values: dict[str, torch.Tensor]):
+        """The network's input and the leading (batch, particle) shape of the values."""
+        if self.single:
+            v = values[self.parents[0]]
+            nlead = v.dim() - self.parent_dims[0]
+            if nlead == 1:
+                return v, v.shape[:1]
+            lead = v.shape[:nlead]
+            return v.reshape((-1,) + self.parent_shapes[0]), lead
+        vs = [values[p] for p in self.parents]
+        lead = torch.broadcast_shapes(*(v.shape[: v.dim() - d] for v, d in zip(vs, self.parent_dims)))
+        if self.concat:
+            # Flatten each parent's event and concatenate: (N, sum of sizes).
+            return torch.cat([v.expand(lead + s).reshape(-1, n)
+                              for v, s, n in zip(vs, self.parent_shapes, self.parent_sizes)], -1), lead
+        return {p: v.expand(lead + s).reshape((-1,) + s) for p, v, s in zip(self.parents, vs, self.parent_shapes)}, lead
+
+    def params(self, values: dict[str, torch.Tensor]) -> tuple[torch.Tensor, ...]:
+        x, lead = self.inputs(values)
+        out = self.net(x)
+        if len(lead) != 1 or out.shape[1:] != self.param_shape:
+            out = out.reshape(lead + self.param_shape)
+        if self.deterministic:
+            return (out,)
+        return self.family.split(out, len(lead))
+
+    def sample(self, params, particles: int | None = None) -> torch.Tensor:
+        """A draw of the child; ``particles`` adds a leading particle dimension unless the
+        parameters already carry one."""
+        if self.deterministic:
+            v = params[0]
+            return v.expand((particles,) + v.shape) if particles and v.dim() == self.event_dims + 1 else v
+        if particles and params[0].dim() == self.event_dims + 1:
+            return self.family.sample(params, (particles,))
+        return self.family.sample(params)
+
+    def log_prob(self, params, value) -> torch.Tensor:
+        return self.family.log_prob(params, value, self.event_dims)
+
+    # ------------------------------------------------------------------ compile time
+    def dry_run(self) -> None:
+        """Runs the network once on zeros of the parents' shapes (batch of 2) and checks
+        that its output fits the child; raises GraphError naming the edge otherwise."""
+        values = {p: torch.zeros((2,) + s) for p, s in zip(self.parents, self.parent_shapes)}
+        net = self.net
+        was_training = net.training
+        try:
+            with torch.no_grad():
+                net.eval()
+                x, _ = self.inputs(values)
+                try:
+                    out = net(x)
+                except Exception as e:
+                    shapes = {p: (2,) + s for p, s in zip(self.parents, self.parent_shapes)}
+                    raise GraphError(
+                        f"edge {self.edge.name}: its network failed on a batch of 2 with parent shapes {shapes} "
+                        f"({type(e).__name__}: {e}); make the network accept its parents' values "
+                        f"({self.edge.combine} of {', '.join(self.parents)})") from e
+        finally:
+            net.train(was_training)
+        if not isinstance(out, torch.Tensor):
+            raise GraphError(f"edge {self.edge.name}: the network must return one tensor, got {type(out).__name__}")
+        want = 1
+        for s in self.param_shape:
+            want *= s
+        what = "the value itself" if self.deterministic else f"{self.family.num_params} parameter(s) of the " \
+                                                              f"'{self.family.name}' family"
+        if out.dim() < 1 or out.shape[0] != 2 or out[0].numel() != want:
+            raise GraphError(
+                f"edge {self.edge.name}: the network's output has shape {tuple(out.shape[1:])} per example, but node "
+                f"'{self.child}' of shape {self.shape} needs {what}: {want} numbers per example, e.g. shape "
+                f"{self.param_shape}; change the network's output size to {want}")

@@ -1,0 +1,54 @@
+"""The importance-weighted bound (Burda, Grosse & Salakhutdinov 2016, Eq. 8).
+
+With k draws z_1..z_k ~ q_phi(z | x)::
+
+    L_k(x) = E[ log (1/k) sum_i p_theta(x, z_i) / q_phi(z_i | x) ]
+
+L_1 is the ELBO, L_k increases with k and tends to log p(x). ``terms["loss"]`` is the
+batch mean of -L_k; ``terms["elbo"]`` the mean single-particle bound over the same draws.
+The encoder runs once per example; the k particles ride as a leading dimension.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..errors import ConfigError, GraphError
+from .objective import Objective, Phase
+
+
+class IWAE(Objective):
+    """Negative importance-weighted bound with ``k`` particles."""
+
+    name = "iwae"
+
+    def __init__(self, k: int = 5):
+        super().__init__()
+        if int(k) != k or k < 1:
+            raise ConfigError(f"iwae: k (the number of importance samples) must be a positive int, got {k!r}")
+        self.k = int(k)
+        self._log_k = math.log(self.k)
+        self.phases = [Phase("iwae", ("generative", "inference"), "loss")]
+
+    def bind(self, model) -> None:
+        for e in model.graph.edges_of("adversarial"):
+            raise GraphError(f"adversarial edge {e.name}: the 'iwae' objective has no adversarial terms")
+        inferred = {f.child for f in model.inference}
+        for z in model.latents:
+            if z not in inferred:
+                raise GraphError(f"latent '{z}' has no inference edge, but the IWAE bound needs q({z}|...); "
+                                 f"add g.inference(<parents>, '{z}', net)")
+        for f in model.inference:
+            if f.deterministic:
+                raise GraphError(f"edge {f.edge.name} is deterministic; the IWAE bound needs a density for q")
+
+    def terms(self, model, batch):
+        logw = model.log_weights(batch, self.k)  # (k, B)
+        bound = torch.logsumexp(logw, 0) - self._log_k
+        loss = -bound.mean()
+        with torch.no_grad():
+            return {"loss": loss, "iwae": -loss.detach(), "elbo": logw.mean()}
+
+    def __repr__(self):
+        return f"iwae(k={self.k})"

@@ -1,0 +1,50 @@
+"""The objective interface: named terms, and the phases in which they are minimised.
+
+An objective turns a compiled model's shared trace (q's samples, p's log-densities) into a
+dict of named scalar terms, always with ``"loss"``. Its ``phases`` say which parameter
+groups each loss updates and in which alternating order, so the one Trainer can run the
+ELBO (one phase), adversarial games (a discriminator phase and a generator phase) and
+wake-sleep (a wake phase and a sleep phase) alike.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One alternating phase of training.
+
+    Attributes:
+        name: e.g. ``"elbo"``, ``"discriminator"``, ``"wake"``.
+        groups: the parameter groups (see ``CompiledModel.parameter_groups``) it updates.
+        loss: the key of the terms dict it minimises.
+        steps: optimizer steps of this phase per training step.
+    """
+
+    name: str
+    groups: tuple[str, ...]
+    loss: str = "loss"
+    steps: int = 1
+
+
+class Objective:
+    """Base class of objectives. Subclasses set ``name`` and ``phases`` and fill
+    :meth:`bind` (compile-time checks and planning) and :meth:`terms` (the hot path)."""
+
+    name: str = ""
+    phases: list[Phase] = []
+
+    def __init__(self):
+        #: the global training step, set by ``CompiledModel.set_schedule_step``
+        self.step = 0
+
+    def bind(self, model) -> None:
+        """Checks the compiled model suits this objective and plans the terms; raises
+        GraphError naming the node or edge at fault."""
+
+    def terms(self, model, batch: dict) -> dict:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return self.name

@@ -1,0 +1,5 @@
+"""Small building blocks for edges' networks."""
+from .conv import ConvDecoder, ConvEncoder
+from .mlp import MLP
+
+__all__ = ["MLP", "ConvEncoder", "ConvDecoder"]

@@ -1,0 +1,58 @@
+"""Small convolutional encoder and decoder for images whose sides divide by 4
+(MNIST's 28x28, the digits' 8x8): two stride-2 convolutions each way, in the style of the
+DCGAN (Radford et al. 2016) and the convolutional VAEs of the same era."""
+from __future__ import annotations
+
+import math
+
+from torch import nn
+
+from ..errors import ConfigError
+
+
+def _check(shape, who):
+    if len(shape) != 3 or shape[1] % 4 or shape[2] % 4:
+        raise ConfigError(f"{who}: image shape must be (channels, height, width) with sides divisible by 4, got {shape}")
+
+
+class ConvEncoder(nn.Module):
+    """``(B, C, H, W) -> (B, out_features)``: two stride-2 convolutions and a linear head."""
+
+    def __init__(self, in_shape: tuple[int, int, int], out_features: int, channels: int = 32, hidden: int = 256):
+        super().__init__()
+        _check(in_shape, "ConvEncoder")
+        c, h, w = in_shape
+        self.in_shape = tuple(in_shape)
+        self.features = nn.Sequential(
+            nn.Conv2d(c, channels, 4, 2, 1), nn.ReLU(),             # (channels, H/2, W/2)
+            nn.Conv2d(channels, 2 * channels, 4, 2, 1), nn.ReLU(),  # (2 channels, H/4, W/4)
+            nn.Flatten(),
+        )
+        self.head = nn.Sequential(nn.Linear(2 * channels * (h // 4) * (w // 4), hidden), nn.ReLU(),
+                                  nn.Linear(hidden, out_features))
+
+    def forward(self, x):
+        if x.dim() == 2:  # a flat vector of an image-shaped node
+            x = x.reshape((-1,) + self.in_shape)
+        return self.head(self.features(x))
+
+
+class ConvDecoder(nn.Module):
+    """``(B, in_features) -> (B, *out_shape)``: a linear stem and two stride-2 transposed
+    convolutions. ``out_shape`` is the parameter layout, e.g. ``(2, 28, 28)`` for the loc
+    and log-scale of a one-channel image."""
+
+    def __init__(self, in_features: int, out_shape: tuple[int, int, int], channels: int = 32, hidden: int = 256):
+        super().__init__()
+        _check(out_shape, "ConvDecoder")
+        c, h, w = out_shape
+        self.stem_shape = (2 * channels, h // 4, w // 4)
+        self.stem = nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(),
+                                  nn.Linear(hidden, math.prod(self.stem_shape)), nn.ReLU())
+        self.up = nn.Sequential(
+            nn.ConvTranspose2d(2 * channels, channels, 4, 2, 1), nn.ReLU(),  # (channels, H/2, W/2)
+            nn.ConvTranspose2d(channels, c, 4, 2, 1),                        # (C, H, W)
+        )
+
+    def forward(self, z):
+        return self.up(self.stem(z.flatten(1)).reshape((-1,) + self.stem_shape))
