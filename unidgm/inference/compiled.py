@@ -155,18 +155,23 @@ class CompiledModel(nn.Module):
     def sample(self, n: int, given: dict | None = None, mean: bool = True) -> dict[str, torch.Tensor]:
         """Ancestral samples of every node of the generative process.
 
-        ``given`` supplies the ``given=True`` visible nodes (e.g. labels). With ``mean``, the
-        visible nodes hold their distribution's mean (the usual picture of a sample) rather
-        than a draw.
+        ``given`` fixes nodes' values (shape ``(n, *shape)``; class indices for categorical
+        nodes): the ``given=True`` visible nodes (labels) must be there, and fixing a latent
+        decodes from it (traversals, analogies). With ``mean``, the visible nodes hold their
+        distribution's mean (the usual picture of a sample) rather than a draw.
         """
-        values = {}
-        for name, shape, classes in self._visible:
-            if self.graph.nodes[name].given:
-                if not given or name not in given:
-                    raise GraphError(f"sampling needs the given node '{name}': pass sample(n, given={{'{name}': ...}})")
-                values[name] = _one_hot(given[name], classes)
+        given = given or {}
+        nodes = self.graph.nodes
+        for name in given:
+            if name not in nodes:
+                raise GraphError(f"sample(given=...): '{name}' is not a node of graph '{self.graph.name}'")
+        values = {name: _one_hot(v, nodes[name].shape[-1] if self.families[name].one_hot else 0)
+                  for name, v in given.items()}
+        for name, node in nodes.items():
+            if node.given and name not in values:
+                raise GraphError(f"sampling needs the given node '{name}': pass sample(n, given={{'{name}': ...}})")
         for name in nx.topological_sort(self.graph.process("generative")):
-            node = self.graph.nodes[name]
+            node = nodes[name]
             if name in values or node.role == "indicator":
                 continue
             f = self.generative.get(name)
@@ -178,7 +183,8 @@ class CompiledModel(nn.Module):
                 values[name] = self.families[name].sample(self.prior_params(name), (n,))
             elif node.role == "latent":
                 raise GraphError(f"latent '{name}' has no prior and no generative edge, so the generative process "
-                                 f"cannot sample it (an autoencoder cannot generate); give it prior='standard'")
+                                 f"cannot sample it (an autoencoder cannot generate); give it prior='standard' "
+                                 f"or pass its values in given=")
         return values
 
     @torch.no_grad()

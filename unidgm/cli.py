@@ -1,0 +1,183 @@
+"""The ``unidgm`` command: list, train, sample and evaluate catalogue models.
+
+    unidgm list
+    unidgm train vae --data digits --minutes 3 --out runs/vae
+    unidgm sample runs/vae
+    unidgm eval runs/vae --k 1000
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import logging
+import sys
+from pathlib import Path
+
+from .errors import UnidgmError
+
+
+def _value(text: str):
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def _pairs(items, flag):
+    out = {}
+    for item in items or ():
+        if "=" not in item:
+            raise UnidgmError(f"{flag} {item!r}: write KEY=VALUE, e.g. {flag} latent_dim=32")
+        k, v = item.split("=", 1)
+        out[k.strip()] = _value(v)
+    return out
+
+
+def cmd_list(args) -> int:
+    from .models import catalogue, options
+
+    for name in catalogue():
+        opts = ", ".join(f"{k}={v!r}" for k, v in options(name).items())
+        print(f"{name:10s} {opts}")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from .data import DATASETS
+    from .eval import write_reconstructions, write_samples, write_traversal
+    from .run import RunConfig, build_model, load_data, load_run, save_run
+    from .train import TrainConfig, Trainer
+
+    if args.data not in DATASETS:
+        raise UnidgmError(f"--data {args.data!r}: choose one of {', '.join(DATASETS)}")
+    out = Path(args.out)
+    model_options = _pairs(args.set, "--set")
+    for flag in ("net", "latent_dim"):
+        if getattr(args, flag) is not None:
+            model_options[flag] = getattr(args, flag)
+    objective_options = _pairs(args.objective_option, "--objective-option")
+    if args.k is not None:
+        objective_options["k"] = args.k
+    if args.beta is not None:
+        objective_options["kl_weight"] = args.beta
+    if args.warmup is not None:
+        objective_options["warmup"] = args.warmup
+    cfg = RunConfig(model=args.model, model_options=model_options, objective=args.objective,
+                    objective_options=objective_options, data=args.data, data_dir=args.data_dir,
+                    binarize=None if args.binarize == "none" else args.binarize, seed=args.seed)
+    data = load_data(cfg)
+    model = build_model(cfg, data)
+    epochs = args.epochs if args.epochs is not None or args.minutes is not None else 10
+    train_cfg = TrainConfig(epochs=epochs, minutes=args.minutes, batch_size=args.batch_size, lr=args.lr,
+                            seed=args.seed, device=args.device, out=str(out), progress=not args.quiet)
+    save_run(out, cfg)
+    summary = Trainer(model, data, train_cfg, resume=args.resume).fit()
+    model, data, cfg = load_run(out)
+    test = data.test if data.test else data.val
+    for name, write in (("samples", write_samples), ("reconstructions", write_reconstructions),
+                        ("traversal", write_traversal)):
+        if name == "reconstructions" and not model.inference:
+            continue
+        write(model, out / f"{name}.png", test)
+    print(json.dumps({k: v for k, v in summary.items() if isinstance(v, (int, float, str, type(None)))}))
+    return 0
+
+
+def cmd_sample(args) -> int:
+    from .eval import write_samples
+    from .run import load_run
+
+    model, data, _ = load_run(args.dir)
+    path = Path(args.output) if args.output else Path(args.dir) / "samples.png"
+    write_samples(model, path, data.test if data.test else data.val, n=args.n)
+    print(path)
+    return 0
+
+
+def cmd_eval(args) -> int:
+    import torch
+
+    from .eval import elbo, log_likelihood
+    from .run import load_run
+
+    model, data, cfg = load_run(args.dir)
+    split = getattr(data, args.split)
+    device = next(model.parameters()).device
+    # Binarize the held-out set once, with a fixed seed, so that every evaluation of
+    # every model scores the same binary images.
+    torch.manual_seed(args.seed)
+    split = {k: v.to(device) for k, v in data.prepare(split).items()}
+    if args.limit:
+        split = {k: v[: args.limit] for k, v in split.items()}
+    result = {"model": cfg.model, "data": cfg.data, "split": args.split,
+              "examples": next(iter(split.values())).shape[0], "k": args.k}
+    if all(not f.deterministic for f in model.inference) and model.inference:
+        result["test_log_likelihood"] = log_likelihood(model, split, k=args.k)
+        result["test_elbo"] = elbo(model, split)
+    else:
+        result["test_reconstruction"] = float(model.loss(split)["reconstruction"])
+    (Path(args.dir) / "eval.json").write_text(json.dumps(result, indent=2))
+    print(json.dumps(result))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="unidgm", description="Deep generative models as schematic graphs.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("list", help="list the catalogue's models and their options").set_defaults(fn=cmd_list)
+
+    t = sub.add_parser("train", help="train a catalogue model")
+    t.add_argument("model", help="a catalogue name (see `unidgm list`)")
+    t.add_argument("--data", default="digits", help="digits | mnist | ring8 | grid25 | swissroll (default digits)")
+    t.add_argument("--data-dir", default=None, help="folder with MNIST's IDX files (default: search)")
+    t.add_argument("--binarize", default="dynamic", choices=["dynamic", "static", "threshold", "none"])
+    budget = t.add_mutually_exclusive_group()
+    budget.add_argument("--epochs", type=int, default=None, help="epochs to train (default 10)")
+    budget.add_argument("--minutes", type=float, default=None, help="wall-clock budget in minutes")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--out", required=True, help="run folder: checkpoints, metrics, pictures")
+    t.add_argument("--batch-size", type=int, default=128)
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--net", choices=["mlp", "conv"], default=None, help="network family of the model")
+    t.add_argument("--latent-dim", type=int, default=None)
+    t.add_argument("--objective", default=None, help="elbo | iwae (default: the model's own)")
+    t.add_argument("--k", type=int, default=None, help="importance samples of the iwae objective")
+    t.add_argument("--beta", type=float, default=None, help="KL weight of the ELBO")
+    t.add_argument("--warmup", type=int, default=None, help="KL warm-up steps")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE", help="a model option, e.g. hidden=(512,256)")
+    t.add_argument("--objective-option", action="append", metavar="KEY=VALUE", help="an objective option")
+    t.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(fn=cmd_train)
+
+    s = sub.add_parser("sample", help="write a grid of samples of a trained run")
+    s.add_argument("dir", help="a run folder written by `unidgm train`")
+    s.add_argument("--n", type=int, default=64)
+    s.add_argument("-o", "--output", default=None, help="PNG path (default DIR/samples.png)")
+    s.set_defaults(fn=cmd_sample)
+
+    e = sub.add_parser("eval", help="held-out log-likelihood and ELBO of a trained run, as JSON")
+    e.add_argument("dir", help="a run folder written by `unidgm train`")
+    e.add_argument("--k", type=int, default=1000, help="importance samples per example (default 1000)")
+    e.add_argument("--split", default="test", choices=["test", "val"])
+    e.add_argument("--limit", type=int, default=None, help="evaluate the first N examples only")
+    e.add_argument("--seed", type=int, default=0, help="seed of the held-out binarization")
+    e.set_defaults(fn=cmd_eval)
+    return p
+
+
+def main(argv=None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    args = parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except UnidgmError as e:
+        print(f"unidgm: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+"""Metrics and pictures of trained models."""
+from .likelihood import elbo, log_likelihood
+from .pictures import write_reconstructions, write_samples, write_traversal
+
+__all__ = ["elbo", "log_likelihood", "write_reconstructions", "write_samples", "write_traversal"]
