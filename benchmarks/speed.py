@@ -1,0 +1,200 @@
+"""Steps per second of the compiled VAE against the same networks in a plain PyTorch loop
+and in Pyro SVI (Trace_ELBO), side by side in one process.
+
+The model is the 784-400-20 Bernoulli VAE with Adam. Every variant starts from the same
+weights and sees the same batch; steps are interleaved one by one (A, B, C, A, B, C, ...)
+so that drift of the machine (clock, other processes) hits all variants alike, and the
+figure reported is the ratio of each variant's steps per second to plain PyTorch's. The
+compiled step is ``Trainer.step``, the very code ``Trainer.fit`` runs.
+
+    python benchmarks/speed.py [--steps 1000] [--batch-sizes 32 128] [--threads 2]
+
+With the ``peers`` extra installed (``pip install -e .[peers]``), Pixyz and pythae VAEs
+with the same networks are timed too.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import time
+from types import SimpleNamespace
+
+import torch
+import torch.nn.functional as F
+
+import unidgm
+from unidgm.nets import MLP
+from unidgm.train import Trainer
+
+
+def networks(seed=0):
+    torch.manual_seed(seed)
+    return MLP(784, [400], 40), MLP(20, [400], 784)
+
+
+def vae_graph(enc, dec):
+    g = unidgm.Graph("vae")
+    g.visible("x", "bernoulli", shape=(784,))
+    g.latent("z", "normal", shape=(20,), prior="standard")
+    g.generative("z", "x", dec)
+    g.inference("x", "z", enc)
+    return g
+
+
+def unidgm_step(x):
+    enc, dec = networks()
+    model = unidgm.compile(vae_graph(enc, dec))
+    data = SimpleNamespace(train={"x": x}, val=None, test=None)
+    trainer = Trainer(model, data, progress=False, device="cpu", lr=1e-3, batch_size=x.shape[0], max_steps=10**9)
+    batch = {"x": x}
+    return lambda: trainer.step(batch)
+
+
+def plain_step(x):
+    """The hand-written loop a PyTorch user writes for the same VAE."""
+    enc, dec = networks()
+    opt = torch.optim.Adam(list(enc.parameters()) + list(dec.parameters()), lr=1e-3)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loc, log_scale = enc(x).chunk(2, -1)
+        z = loc + log_scale.exp() * torch.randn_like(loc)
+        rec = F.binary_cross_entropy_with_logits(dec(z), x, reduction="none").sum(-1)
+        kl = (0.5 * (loc * loc + (2 * log_scale).exp() - 1) - log_scale).sum(-1)
+        loss = (rec + kl).mean()
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
+def pyro_step(x):
+    """The same graph's Pyro model/guide under SVI with Trace_ELBO (what a Pyro user runs)."""
+    import pyro
+
+    enc, dec = networks()
+    model = unidgm.compile(vae_graph(enc, dec))
+    pyro.clear_param_store()
+    svi = pyro.infer.SVI(model.pyro_model, model.pyro_guide, pyro.optim.Adam({"lr": 1e-3}), pyro.infer.Trace_ELBO())
+    batch = {"x": x}
+    return lambda: svi.step(batch)
+
+
+def peer_steps(x):
+    """Pixyz and pythae VAEs with the same networks, when installed."""
+    steps = {}
+    try:
+        from pixyz.distributions import Bernoulli, Normal
+        from pixyz.losses import KullbackLeibler, LogProb, Expectation as E
+        from pixyz.models import Model
+
+        enc, dec = networks()
+
+        class Q(Normal):
+            def __init__(self):
+                super().__init__(var=["z"], cond_var=["x"], name="q")
+                self.net = enc
+
+            def forward(self, x):
+                loc, log_scale = self.net(x).chunk(2, -1)
+                return {"loc": loc, "scale": log_scale.exp()}
+
+        class P(Bernoulli):
+            def __init__(self):
+                super().__init__(var=["x"], cond_var=["z"], name="p")
+                self.net = dec
+
+            def forward(self, z):
+                return {"probs": torch.sigmoid(self.net(z))}
+
+        q, p = Q(), P()
+        prior = Normal(loc=torch.tensor(0.0), scale=torch.tensor(1.0), var=["z"], features_shape=[20], name="p_prior")
+        loss = (KullbackLeibler(q, prior) - E(q, LogProb(p))).mean()
+        model = Model(loss, distributions=[p, q], optimizer=torch.optim.Adam, optimizer_params={"lr": 1e-3})
+        steps["pixyz"] = lambda: model.train({"x": x})
+    except ImportError:
+        pass
+    try:
+        from pythae.models import VAE, VAEConfig
+        from pythae.models.base.base_utils import ModelOutput
+        from pythae.models.nn import BaseDecoder, BaseEncoder
+
+        enc, dec = networks()
+
+        class Enc(BaseEncoder):
+            def __init__(self):
+                super().__init__()
+                self.net = enc
+
+            def forward(self, x):
+                loc, log_scale = self.net(x.reshape(x.shape[0], -1)).chunk(2, -1)
+                return ModelOutput(embedding=loc, log_covariance=2 * log_scale)
+
+        class Dec(BaseDecoder):
+            def __init__(self):
+                super().__init__()
+                self.net = dec
+
+            def forward(self, z):
+                return ModelOutput(reconstruction=torch.sigmoid(self.net(z)))
+
+        model = VAE(VAEConfig(input_dim=(784,), latent_dim=20, reconstruction_loss="bce"), encoder=Enc(), decoder=Dec())
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        inputs = {"data": x}
+
+        def step():
+            opt.zero_grad(set_to_none=True)
+            loss = model(inputs).loss
+            loss.backward()
+            opt.step()
+
+        steps["pythae"] = step
+    except ImportError:
+        pass
+    return steps
+
+
+def measure(batch_size, steps, warmup):
+    torch.manual_seed(1)
+    x = torch.bernoulli(torch.rand(batch_size, 784))
+    variants = {"plain": plain_step(x), "unidgm": unidgm_step(x), "pyro": pyro_step(x)}
+    variants.update(peer_steps(x))
+    seconds = dict.fromkeys(variants, 0.0)
+    for _ in range(warmup):
+        for fn in variants.values():
+            fn()
+    for _ in range(steps):
+        for name, fn in variants.items():
+            t = time.perf_counter()
+            fn()
+            seconds[name] += time.perf_counter() - t
+    rate = {name: steps / s for name, s in seconds.items()}
+    return {name: {"steps_per_s": round(r, 1), "ratio_to_plain": round(r / rate["plain"], 3)} for name, r in rate.items()}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--steps", type=int, default=1000)
+    ap.add_argument("--warmup", type=int, default=50)
+    ap.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 128])
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    ap.add_argument("--json", default=None, help="also write the results here")
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    results = {}
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.steps} interleaved steps per variant")
+    for b in args.batch_sizes:
+        results[b] = measure(b, args.steps, args.warmup)
+        print(f"\nbatch {b}:  {'variant':8s} {'steps/s':>9s} {'ratio to plain':>15s}")
+        for name, r in results[b].items():
+            print(f"           {name:8s} {r['steps_per_s']:9.1f} {r['ratio_to_plain']:15.3f}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
