@@ -1,0 +1,655 @@
+"""`Trainer`: the one training loop of unidgm.
+
+The user supplies a compiled model and its data; the Trainer owns everything else: the
+device, one optimizer per phase of the objective, shuffling, the progress bar, logging,
+evaluation, checkpoints and exact resume.
+
+**The model.** Anything with ``loss(batch) -> dict`` of named scalar terms works. A
+compiled model also has ``parameter_groups()`` (e.g. ``generative``, ``inference``,
+``adversarial``), ``phases`` (each names the groups it updates, the term it minimises and
+how many optimizer steps it takes per training step) and ``set_schedule_step(step)``
+(KL warm-up and other schedules read the global step, so a resumed run follows the same
+schedule). Without ``phases`` there is one phase minimising ``terms["loss"]`` over all
+parameters; without ``parameter_groups`` all parameters form one group, ``"all"``.
+
+**A training step** (`Trainer.step`) runs every phase in order; each phase zeroes its
+optimizer's gradients, computes ``model.loss(batch)`` afresh, backpropagates its term and
+steps only its groups. With a single ELBO phase this is exactly the hand-written loop
+``zero_grad; loss.backward(); step``. The step is the hot path: it never syncs with the
+device. Losses are summed into a detached tensor that the loop reads every ``log_every``
+steps, which is also when a NaN or infinite loss is caught.
+
+**Exact resume.** A checkpoint holds the model, every optimizer, the global step, the epoch
+and the position within it, the shuffling generator's state at the start of that epoch and
+every global RNG state at the stop point. ``Trainer(model, data, resume=True, out=...)``
+loads ``out/last.pt``; `fit` then continues so that the losses and parameters are bitwise
+those of a run that never stopped (on the same device and software).
+
+**Events.** `callbacks` is a sequence of objects with any of these methods, called with
+the trainer first:
+
+* ``on_fit_start(trainer)``: after setup, before the first step of a `fit` call;
+* ``on_step_end(trainer, step, terms)``: after every training step; `step` counts steps
+  done (1 after the first), `terms` is the last phase's dict of terms (not detached: call
+  ``.detach()`` before keeping them);
+* ``on_evaluate(trainer, metrics)``: after each evaluation, with the record written to
+  ``metrics.jsonl``;
+* ``on_fit_end(trainer, summary)``: with the dict `fit` returns.
+
+**Files** in ``config.out``: ``config.json`` (the TrainConfig), ``metrics.jsonl`` (one line
+per evaluation), ``last.pt`` (at each evaluation, every ``checkpoint_every`` steps and when
+`fit` stops) and ``best.pt`` (when the monitored val term improves).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from unidgm.errors import CheckpointError, ConfigError, DataError, TrainingError
+from unidgm.train.checkpoint import (
+    FORMAT,
+    VERSION,
+    load_checkpoint,
+    load_model_state,
+    save_checkpoint,
+    save_json,
+)
+from unidgm.train.config import TrainConfig, check_field_names
+from unidgm.train.devices import num_rows, resolve_device, split_on_device
+from unidgm.train.evaluation import mean_terms, term_names
+from unidgm.train.metrics import MetricsLog
+from unidgm.train.phases import build_phase_optimizers
+from unidgm.train.rng import get_rng_state, seed_everything, set_rng_state
+
+log = logging.getLogger("unidgm.train")
+
+EVENTS = ("on_fit_start", "on_step_end", "on_evaluate", "on_fit_end")
+SPLITS = ("train", "val", "test")
+# Fields that change what a resumed run computes; changing them on resume is allowed
+# (e.g. lowering lr after a NaN) but is no longer an exact continuation, so we say so.
+_TRAJECTORY_FIELDS = ("lr", "lr_groups", "optimizer", "betas", "weight_decay", "grad_clip")
+
+
+class Trainer:
+    """Trains a compiled model on a `DataSplits`.
+
+    Args:
+        model: an ``nn.Module`` with ``loss(batch) -> dict[str, Tensor]`` (see the module
+            docstring for the optional ``parameter_groups``, ``phases``,
+            ``set_schedule_step``).
+        data: an object with ``train``, ``val``, ``test`` dicts of tensors (``val`` and
+            ``test`` may be empty or None) and optionally ``prepare(batch) -> batch``.
+        config: a `TrainConfig`; None uses the defaults (or, when resuming, the config
+            stored in the checkpoint).
+        callbacks: objects with any of the methods listed in the module docstring.
+        resume: False for a fresh run; True to continue from ``out/last.pt``; or the path
+            of a checkpoint to continue from.
+        **overrides: TrainConfig fields that replace those of `config`, e.g. ``lr=3e-4``
+            or, when resuming, a later ``max_steps``.
+
+    Raises:
+        ConfigError: an unknown or invalid option, or options the model does not fit.
+        DataError: an empty or ragged training split.
+        CheckpointError: `resume` with a missing, corrupted or mismatched checkpoint.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        data,
+        config: TrainConfig | None = None,
+        *,
+        callbacks=(),
+        resume: bool | str | Path = False,
+        **overrides,
+    ):
+        check_field_names(overrides, "Trainer(**overrides)")
+        if config is not None and not isinstance(config, TrainConfig):
+            raise ConfigError(
+                f"Trainer: config must be a TrainConfig, got {type(config).__name__}; "
+                "build one with TrainConfig(...) or TrainConfig.from_dict(...)."
+            )
+        checkpoint, checkpoint_path = None, None
+        if resume is not False and resume is not None:
+            checkpoint_path = self._resume_path(resume, config, overrides)
+            checkpoint = load_checkpoint(checkpoint_path)
+            if config is None:
+                config = _stored_config(checkpoint, checkpoint_path)
+        config = config or TrainConfig()
+        if overrides:
+            config = config.replace(**overrides)
+        self.config = config
+        self.device = resolve_device(config.device)
+        self.out = Path(config.out) if config.out is not None else None
+
+        self.model = model.to(self.device)
+        self.data = data
+        # Resolved once: the loop must not look attributes up per step.
+        prepare = getattr(data, "prepare", None)
+        self._prepare = prepare if callable(prepare) else _identity
+        self._set_schedule_step = getattr(model, "set_schedule_step", None)
+        self._splits = {"train": split_on_device(data, "train", self.device)}
+        if not self._splits["train"]:
+            raise DataError(
+                "data.train is empty; the Trainer needs at least one training example."
+            )
+        self.num_train = num_rows(self._splits["train"])
+        self.steps_per_epoch = math.ceil(self.num_train / config.batch_size)
+
+        self.phases, self.optimizers, self._plan = build_phase_optimizers(self.model, config)
+        self._grad_clip = config.grad_clip
+        self._hooks = _resolve_hooks(callbacks)
+
+        # Loop state: everything here goes into the checkpoint.
+        self.global_step = 0
+        self.epoch = 0
+        self.batch_in_epoch = 0
+        self.best: float | None = None
+        self._elapsed = 0.0  # seconds of training in earlier fit calls and runs
+        self._shuffle = torch.Generator().manual_seed(config.seed)
+        self._shuffle_start = self._shuffle.get_state()  # at the start of self.epoch
+        # Detached running sums of each phase's minimised term, on the device (no syncs).
+        self._sums = [torch.zeros((), device=self.device) for _ in self._plan]
+        self._window = 0  # steps summed in self._sums since the last evaluation
+        self._logged = (0, [0.0] * len(self._plan))  # (window, sums) at the last log
+        self._last_terms: list[dict | None] = [None] * len(self._plan)
+
+        self._started = False
+        self._monitor_checked = False
+        self._pending_rng = None
+        self._resumed_from = None
+        self._evaluated_step = -1
+        self._saved_step = -1
+        self._last_checkpoint: Path | None = None
+        self._last_val: dict[str, float] | None = None
+        self._last_train: dict[str, float] | None = None
+        if checkpoint is not None:
+            self._restore(checkpoint, checkpoint_path)
+
+    # ----------------------------------------------------------------------------- setup
+
+    @staticmethod
+    def _resume_path(resume, config, overrides) -> Path:
+        if resume is True:
+            out = overrides.get("out", config.out if config is not None else None)
+            if out is None:
+                raise ConfigError(
+                    "Trainer: resume=True continues from out/last.pt, but no out folder was "
+                    "given; pass out='runs/...' (the folder of the run to continue) or "
+                    "resume='path/to/last.pt'."
+                )
+            return Path(out) / "last.pt"
+        if isinstance(resume, (str, Path)):
+            return Path(resume)
+        raise ConfigError(
+            f"Trainer: resume={resume!r} is invalid; use False, True (out/last.pt) or the "
+            "path of a checkpoint."
+        )
+
+    def _restore(self, checkpoint: dict, path: Path) -> None:
+        """Put model, optimizers and loop state back as they were when `path` was saved."""
+        load_model_state(path, self.model, checkpoint["model"])
+        stored = checkpoint["optimizers"]
+        if set(stored) != set(self.optimizers):
+            raise CheckpointError(
+                f"checkpoint file '{path}' has optimizers for phases {sorted(stored)}, but the "
+                f"model trains phases {sorted(self.optimizers)}; resume with the same "
+                "objective as the run that wrote it."
+            )
+        for name, optimizer in self.optimizers.items():
+            try:
+                optimizer.load_state_dict(stored[name])
+            except (ValueError, KeyError, RuntimeError) as error:
+                raise CheckpointError(
+                    f"checkpoint file '{path}': the optimizer state of phase {name!r} does not "
+                    f"fit ({error}); resume with the same optimizer and parameter groups."
+                ) from error
+        old = checkpoint["config"] if isinstance(checkpoint["config"], dict) else {}
+        if old.get("batch_size") != self.config.batch_size or checkpoint.get(
+            "num_train", self.num_train
+        ) != self.num_train:
+            raise ConfigError(
+                f"resuming from '{path}' with batch_size={self.config.batch_size} and "
+                f"{self.num_train} training examples, but it was written with batch_size="
+                f"{old.get('batch_size')} and {checkpoint.get('num_train')} examples; resume "
+                "with the same data and batch_size, or start a fresh run."
+            )
+        changed = [k for k in _TRAJECTORY_FIELDS if k in old and old[k] != self.config.to_dict()[k]]
+        if changed:
+            log.warning(
+                "resuming from %s with changed %s: training continues, but not as an exact "
+                "continuation of the stopped run.",
+                path,
+                ", ".join(changed),
+            )
+        self.global_step = int(checkpoint["step"])
+        self.epoch = int(checkpoint["epoch"])
+        self.batch_in_epoch = int(checkpoint["batch_in_epoch"])
+        self._shuffle_start = checkpoint["shuffle_state"].clone()
+        self.best = checkpoint["best"]
+        self._elapsed = float(checkpoint.get("time", 0.0))
+        running = checkpoint.get("running")
+        if running is not None and len(running["sums"]) == len(self._sums):
+            for total, value in zip(self._sums, running["sums"]):
+                total.fill_(value)
+            self._window = int(running["window"])
+            self._logged = (self._window, [float(v) for v in running["sums"]])
+        self._pending_rng = checkpoint["rng"]  # applied when fit starts: the stop point
+        self._resumed_from = path
+        self._evaluated_step = self._saved_step = self.global_step
+        self._last_checkpoint = path
+        log.info("resumed from %s at step %d (epoch %d)", path, self.global_step, self.epoch)
+
+    # ------------------------------------------------------------------------ the loop
+
+    def step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """One training step over every phase; returns the last phase's terms.
+
+        The hot path: no syncs with the device, no copies. For one phase it is exactly
+        ``zero_grad(set_to_none=True); terms = model.loss(batch); terms[key].backward();
+        step()``, plus one in-place add of the detached loss into a running sum.
+        """
+        if self._set_schedule_step is not None:
+            self._set_schedule_step(self.global_step)
+        loss_of = self.model.loss
+        terms = None
+        for i, (key, repeats, optimizer, params) in enumerate(self._plan):
+            for _ in range(repeats):
+                optimizer.zero_grad(set_to_none=True)
+                terms = loss_of(batch)
+                try:
+                    loss = terms[key]
+                except KeyError:
+                    raise ConfigError(_missing_term(self.phases[i].name, key, terms)) from None
+                loss.backward()
+                if self._grad_clip is not None:
+                    nn.utils.clip_grad_norm_(params, self._grad_clip)
+                optimizer.step()
+                self._sums[i].add_(loss.detach())
+            self._last_terms[i] = terms
+        self.global_step += 1
+        self._window += 1
+        return terms
+
+    def fit(self) -> dict:
+        """Train until `epochs`, `max_steps` or `minutes` is reached; return a summary.
+
+        The summary has ``steps``, ``epochs`` (fractional), ``stopped_by``, ``time`` (this
+        call, seconds), ``total_time``, ``monitor``, ``best``, ``val`` (the last val
+        metrics), ``train`` (the last train losses) and ``paths``.
+
+        Raises:
+            TrainingError: the loss became NaN or infinite; the last good checkpoint is kept.
+        """
+        config = self.config
+        self._start()
+        self.model.train()
+        started = time.monotonic()
+        deadline = started + config.minutes * 60 if config.minutes is not None else None
+        train, batch_size, spe = self._splits["train"], config.batch_size, self.steps_per_epoch
+        on_step_end = self._hooks["on_step_end"]
+        for hook in self._hooks["on_fit_start"]:
+            hook(self)
+        bar, by_time = self._progress_bar()
+        shown, stopped_by = 0.0, None
+        perm, perm_epoch = None, -1
+        try:
+            while True:
+                stopped_by = self._limit_reached()
+                if stopped_by:
+                    break
+                if perm_epoch != self.epoch:
+                    # Same generator state at the start of an epoch -> same permutation,
+                    # also after a resume in the middle of it.
+                    self._shuffle.set_state(self._shuffle_start)
+                    perm = torch.randperm(self.num_train, generator=self._shuffle)
+                    perm, perm_epoch = perm.to(self.device), self.epoch
+                start = self.batch_in_epoch * batch_size
+                index = perm[start : start + batch_size]
+                terms = self.step(self._prepare({k: v[index] for k, v in train.items()}))
+                step = self.global_step
+                for hook in on_step_end:
+                    hook(self, step, terms)
+                self.batch_in_epoch += 1
+                epoch_ended = self.batch_in_epoch == spe
+                if epoch_ended:
+                    self.epoch += 1
+                    self.batch_in_epoch = 0
+                    self._shuffle_start = self._shuffle.get_state()
+                if step % config.log_every == 0:
+                    self._log_running(bar)
+                if (config.eval_every is None and epoch_ended) or (
+                    config.eval_every is not None and step % config.eval_every == 0
+                ):
+                    self._evaluate_and_save(started)
+                elif config.checkpoint_every is not None and step % config.checkpoint_every == 0:
+                    self._check_finite()
+                    self._save_last(started)
+                now = time.monotonic()
+                if by_time:
+                    bar.update(now - started - shown)
+                    shown = now - started
+                else:
+                    bar.update(1)
+                if deadline is not None and now >= deadline:
+                    stopped_by = "minutes"
+                    break
+            if self.global_step != self._evaluated_step:
+                self._evaluate_and_save(started)
+        finally:
+            bar.close()
+        spent = time.monotonic() - started
+        self._elapsed += spent
+        summary = self._summary(stopped_by, spent)
+        log.info("training stopped by %s at step %d: %s", stopped_by, self.global_step, summary)
+        for hook in self._hooks["on_fit_end"]:
+            hook(self, summary)
+        return summary
+
+    def _start(self) -> None:
+        """Once per Trainer: seed a fresh run, prepare the out folder; every fit call:
+        restore a resumed run's RNG states, write config.json, check `monitor`."""
+        config = self.config
+        if not self._started:
+            fresh = self._resumed_from is None and self.global_step == 0
+            if fresh:
+                seed_everything(config.seed)
+            if self.out is not None:
+                self.out.mkdir(parents=True, exist_ok=True)
+                metrics = MetricsLog(self.out / "metrics.jsonl")
+                if fresh:
+                    if (self.out / "last.pt").exists():
+                        log.warning(
+                            "starting a fresh run in %s, overwriting its checkpoints and "
+                            "metrics; pass resume=True to continue that run instead.",
+                            self.out,
+                        )
+                    metrics.reset()
+                else:
+                    metrics.truncate_after(self.global_step)
+            self._started = True
+        if self._pending_rng is not None:
+            set_rng_state(self._pending_rng)
+            self._pending_rng = None
+        if self.out is not None:
+            save_json(self.out / "config.json", config.to_dict())
+        self._check_monitor()
+
+    def _limit_reached(self) -> str | None:
+        config = self.config
+        if config.max_steps is not None and self.global_step >= config.max_steps:
+            return "max_steps"
+        if config.epochs is not None and self.epoch >= config.epochs:
+            return "epochs"
+        return None
+
+    def _progress_bar(self):
+        """A bar over steps, or over seconds when `minutes` is the only limit."""
+        config = self.config
+        limits = [config.max_steps] if config.max_steps is not None else []
+        if config.epochs is not None:
+            limits.append(config.epochs * self.steps_per_epoch)
+        disable = not config.progress
+        if limits:
+            total = min(limits)
+            bar = tqdm(
+                total=total, initial=min(self.global_step, total), unit="step",
+                disable=disable, dynamic_ncols=True,
+            )
+            return bar, False
+        bar = tqdm(
+            total=round(config.minutes * 60), unit="s", disable=disable, dynamic_ncols=True,
+            bar_format="{l_bar}{bar}| {n:.0f}/{total_fmt}s [{elapsed}<{remaining}{postfix}]",
+        )
+        return bar, True
+
+    # ------------------------------------------------------------ logging and checking
+
+    def _read_sums(self) -> list[float]:
+        # The one device sync of the loop, every log_every steps and at evaluations.
+        return torch.stack(self._sums).tolist()
+
+    def _check_finite(self) -> list[float]:
+        """Raise TrainingError if any loss since the last evaluation was NaN or inf."""
+        sums = self._read_sums()
+        if all(math.isfinite(s) for s in sums):
+            return sums
+        checked = self._logged[0]
+        first = self.global_step - (self._window - checked) + 1
+        where = (
+            f"at step {self.global_step}"
+            if first == self.global_step
+            else f"at step {self.global_step} (first at some step from {first} to "
+            f"{self.global_step}; log_every=1 finds the exact one)"
+        )
+        bad = []
+        for phase, terms in zip(self.phases, self._last_terms):
+            names = [k for k, v in (terms or {}).items() if not bool(torch.isfinite(v).all())]
+            bad.append(f"phase {phase.name!r}: {', '.join(names) or 'none in the last step'}")
+        kept = (
+            f"the last good checkpoint is kept at '{self._last_checkpoint}' (step "
+            f"{self._saved_step})"
+            if self._last_checkpoint is not None
+            else "no checkpoint had been written yet"
+        )
+        raise TrainingError(
+            f"the training loss became non-finite (NaN or inf) {where}; non-finite terms in "
+            f"the last step: {'; '.join(bad)}. No checkpoint was written after it, and {kept}. "
+            "Lower lr, set grad_clip, or check the data for NaNs, then resume from the "
+            "checkpoint with resume=True (or start afresh)."
+        )
+
+    def _log_running(self, bar) -> None:
+        """Check the running loss and show its mean since the last log."""
+        sums = self._check_finite()
+        window, logged = self._logged
+        steps = self._window - window
+        if steps > 0:
+            means = {
+                self._loss_label(i): (sums[i] - logged[i]) / (steps * self._plan[i][1])
+                for i in range(len(self._plan))
+            }
+            bar.set_postfix({k: f"{v:.4g}" for k, v in means.items()}, refresh=False)
+            log.debug("step %d: %s", self.global_step, means)
+        self._logged = (self._window, sums)
+
+    def _loss_label(self, i: int) -> str:
+        return "loss" if len(self._plan) == 1 else self.phases[i].name
+
+    def _train_means(self, sums: list[float]) -> dict[str, float]:
+        """Mean minimised term per phase since the last evaluation, for metrics.jsonl:
+        ``train/loss`` (of the last phase) and, with several phases, ``train/<phase>``."""
+        if self._window == 0:
+            return {}
+        means = [s / (self._window * plan[1]) for s, plan in zip(sums, self._plan)]
+        record = {"train/loss": means[-1]}
+        if len(self._plan) > 1:
+            record.update({f"train/{p.name}": m for p, m in zip(self.phases, means)})
+        return record
+
+    # ---------------------------------------------------------------------- evaluation
+
+    def evaluate(self, split: str = "val") -> dict[str, float]:
+        """The mean of every term of ``model.loss`` over `split`, weighted by batch size.
+
+        Runs under ``torch.no_grad()`` with ``model.eval()`` (the previous mode is restored)
+        and with its own random stream seeded by ``config.seed``: two evaluations of the
+        same model give the same numbers, and the training stream is left untouched.
+        """
+        tensors = self._split(split)
+        if not tensors:
+            raise DataError(
+                f"data.{split} is empty, so there is nothing to evaluate; give the data a "
+                f"{split} split or evaluate another one."
+            )
+        config = self.config
+        return mean_terms(
+            self.model, tensors, self._prepare, config.eval_batch_size, self.device, config.seed
+        )
+
+    def _split(self, split: str) -> dict[str, torch.Tensor]:
+        if split not in SPLITS:
+            raise ConfigError(f"Trainer.evaluate: unknown split {split!r}; use one of {SPLITS}.")
+        if split not in self._splits:  # moved to the device once, on first use
+            self._splits[split] = split_on_device(self.data, split, self.device)
+        return self._splits[split]
+
+    def _check_monitor(self) -> None:
+        """Fail at the start, not after an epoch, if the val terms lack `monitor`."""
+        if self._monitor_checked or not self._split("val"):
+            return
+        names = term_names(
+            self.model, self._split("val"), self._prepare, self.device, self.config.seed
+        )
+        if self.config.monitor not in names:
+            raise ConfigError(
+                f"TrainConfig field 'monitor' = {self.config.monitor!r} is not a term of "
+                f"model.loss (its terms are {names}); set monitor to one of them, with "
+                "monitor_mode='min' for a loss."
+            )
+        self._monitor_checked = True
+
+    def _evaluate_and_save(self, started: float) -> None:
+        """Evaluate, append to metrics.jsonl, save last.pt (and best.pt if improved)."""
+        sums = self._check_finite()  # before anything is written
+        record = {"step": self.global_step, "epoch": self._epochs_done()}
+        record["time"] = self._time(started)
+        self._last_train = self._train_means(sums)
+        record.update(self._last_train)
+        for total in self._sums:
+            total.zero_()
+        self._window, self._logged = 0, (0, [0.0] * len(self._plan))
+        improved = False
+        if self._split("val"):
+            metrics = self.evaluate("val")
+            self._last_val = metrics
+            record.update({f"val/{k}": v for k, v in metrics.items()})
+            value = metrics[self.config.monitor]
+            improved = self._improves(value)
+            if improved:
+                self.best = value
+        log.info(
+            "step %d: %s", self.global_step,
+            ", ".join(f"{k}={v:.5g}" for k, v in record.items() if "/" in k),
+        )
+        if self.out is not None:
+            MetricsLog(self.out / "metrics.jsonl").append(record)
+        state = self._save_last(started)
+        if improved and self.out is not None:
+            save_checkpoint(self.out / "best.pt", state)
+        self._evaluated_step = self.global_step
+        for hook in self._hooks["on_evaluate"]:
+            hook(self, record)
+
+    def _improves(self, value: float) -> bool:
+        if not math.isfinite(value):
+            return False
+        if self.best is None:
+            return True
+        return value > self.best if self.config.monitor_mode == "max" else value < self.best
+
+    # ---------------------------------------------------------------------- checkpoints
+
+    def _checkpoint_state(self, started: float | None = None) -> dict:
+        """The checkpoint of the current state: tensors and plain data only."""
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "model": self.model.state_dict(),
+            "optimizers": {name: opt.state_dict() for name, opt in self.optimizers.items()},
+            "step": self.global_step,
+            "epoch": self.epoch,
+            "batch_in_epoch": self.batch_in_epoch,
+            "shuffle_state": self._shuffle_start.clone(),
+            "rng": get_rng_state(),
+            "best": self.best,
+            "config": self.config.to_dict(),
+            "time": self._time(started),
+            "num_train": self.num_train,
+            "running": {"sums": torch.stack(self._sums).cpu(), "window": self._window},
+        }
+
+    def _save_last(self, started: float) -> dict:
+        state = self._checkpoint_state(started)
+        if self.out is not None:
+            self._last_checkpoint = save_checkpoint(self.out / "last.pt", state)
+        self._saved_step = self.global_step
+        return state
+
+    # ---------------------------------------------------------------------- summaries
+
+    def _time(self, started: float | None) -> float:
+        return self._elapsed + (time.monotonic() - started if started is not None else 0.0)
+
+    def _epochs_done(self) -> float:
+        return self.epoch + self.batch_in_epoch / self.steps_per_epoch
+
+    def _summary(self, stopped_by: str | None, spent: float) -> dict:
+        out = self.out
+        paths = {"out": None, "config": None, "metrics": None, "last": None, "best": None}
+        if out is not None:
+            paths = {
+                "out": str(out),
+                "config": str(out / "config.json"),
+                "metrics": str(out / "metrics.jsonl"),
+                "last": str(out / "last.pt") if (out / "last.pt").exists() else None,
+                "best": str(out / "best.pt") if (out / "best.pt").exists() else None,
+            }
+        return {
+            "steps": self.global_step,
+            "epochs": self._epochs_done(),
+            "stopped_by": stopped_by,
+            "time": spent,
+            "total_time": self._elapsed,
+            "monitor": self.config.monitor,
+            "best": self.best,
+            "val": self._last_val,
+            "train": self._last_train,
+            "paths": paths,
+        }
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _identity(batch):
+    return batch
+
+
+def _resolve_hooks(callbacks) -> dict[str, tuple]:
+    """For each event, the bound methods of the callbacks that define it (resolved once)."""
+    try:
+        callbacks = tuple(callbacks)
+    except TypeError:
+        raise ConfigError(
+            "Trainer: callbacks must be a sequence of objects, e.g. callbacks=[MyCallback()]."
+        ) from None
+    return {
+        event: tuple(getattr(cb, event) for cb in callbacks if callable(getattr(cb, event, None)))
+        for event in EVENTS
+    }
+
+
+def _stored_config(checkpoint: dict, path: Path) -> TrainConfig:
+    try:
+        return TrainConfig.from_dict(checkpoint["config"])
+    except ConfigError as error:
+        raise CheckpointError(
+            f"checkpoint file '{path}' holds an invalid config ({error}); pass config= "
+            "explicitly to resume."
+        ) from error
+
+
+def _missing_term(phase: str, key: str, terms) -> str:
+    names = sorted(terms) if isinstance(terms, dict) else type(terms).__name__
+    return (
+        f"model.phases: phase {phase!r} minimises term {key!r}, but model.loss returned "
+        f"{names}; make the phase's loss one of the returned terms."
+    )
