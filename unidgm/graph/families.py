@@ -128,8 +128,8 @@ class Bernoulli(Family):
         # -BCE is log p for binary values; for grey values in [0, 1] it is the usual
         # continuous relaxation that MNIST VAEs train on.
         logits = params[0]
-        if value.shape != logits.shape:  # data (B, ...) scored under k particles (k, B, ...)
-            value = value.expand_as(logits)
+        if value.shape != logits.shape:  # data (B, ...) under k particles (k, B, ...), or a prior's (S,)
+            logits, value = torch.broadcast_tensors(logits, value)
         nll = F.binary_cross_entropy_with_logits(logits, value, reduction="none")
         return -event_sum(nll, event_dims)
 

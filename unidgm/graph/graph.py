@@ -34,8 +34,9 @@ def _as_shape(name: str, shape) -> tuple[int, ...]:
         shape = (shape,)
     try:
         shape = tuple(int(s) for s in shape)
-    except TypeError:
-        raise GraphError(f"node '{name}': shape must be a tuple of positive ints, got {shape!r}") from None
+    except (TypeError, ValueError):
+        raise GraphError(f"node '{name}': shape must be a tuple of positive ints, got {shape!r}; "
+                         f"e.g. shape=(20,) for a vector or (1, 28, 28) for an image") from None
     if not shape or any(s <= 0 for s in shape):
         raise GraphError(f"node '{name}': shape must be a non-empty tuple of positive ints, got {shape!r}; "
                          f"e.g. shape=(20,) for a vector or (1, 28, 28) for an image")

@@ -73,6 +73,9 @@ class ELBO(Objective):
             if z not in inferred:
                 raise GraphError(f"latent '{z}' has no inference edge, but the ELBO needs q({z}|...); add "
                                  f"g.inference(<parents>, '{z}', net)")
+        if not model.likelihoods:
+            raise GraphError(f"graph '{graph.name}' has no visible node explained by a generative edge, so the "
+                             f"ELBO has no likelihood; add g.generative(<parents>, <visible node>, net)")
         for f in model.likelihoods:
             if f.deterministic:
                 raise GraphError(f"edge {f.edge.name} is deterministic, so visible '{f.child}' has no likelihood for "

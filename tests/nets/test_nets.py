@@ -1,0 +1,103 @@
+"""The small networks: shapes, image flattening, and a convolutional VAE that compiles."""
+
+import pytest
+import torch
+from torch import nn
+
+import unidgm
+from unidgm import ConfigError
+from unidgm.nets import MLP, ConvDecoder, ConvEncoder
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+def test_mlp_layers_and_shapes():
+    mlp = MLP(12, [8, 5], 3)
+    linears = [m for m in mlp if isinstance(m, nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(12, 8), (8, 5), (5, 3)]
+    assert sum(isinstance(m, nn.ReLU) for m in mlp) == 2
+    assert mlp(torch.randn(4, 12)).shape == (4, 3)
+    assert mlp.in_features == 12 and mlp.out_features == 3
+    linear = MLP(12, [], 3)
+    assert len(linear) == 1 and isinstance(linear[0], nn.Linear)
+    assert sum(isinstance(m, nn.Tanh) for m in MLP(4, [4, 4], 2, activation=nn.Tanh)) == 2
+
+
+def test_mlp_flattens_images():
+    mlp = MLP(64, [8], 3)
+    img = torch.randn(5, 1, 8, 8)
+    out = mlp(img)
+    assert out.shape == (5, 3)
+    torch.testing.assert_close(out, mlp(img.reshape(5, 64)))
+
+
+@pytest.mark.parametrize("shape", [(1, 28, 28), (1, 8, 8), (3, 12, 16)], ids=str)
+def test_conv_encoder_and_decoder_shapes(shape):
+    enc = ConvEncoder(shape, 6, channels=4, hidden=16)
+    x = torch.randn((5,) + shape)
+    assert enc(x).shape == (5, 6)
+    # a flat vector of an image-shaped node is reshaped first
+    torch.testing.assert_close(enc(x.flatten(1)), enc(x))
+    out_shape = (2 * shape[0],) + shape[1:]
+    dec = ConvDecoder(3, out_shape, channels=4, hidden=16)
+    assert dec(torch.randn(5, 3)).shape == (5,) + out_shape
+    assert dec(torch.randn(5, 1, 3)).shape == (5,) + out_shape  # inputs are flattened
+
+
+@pytest.mark.parametrize("shape", [(1, 10, 10), (1, 28, 30), (28, 28), (1, 6, 8)], ids=str)
+def test_conv_sides_must_divide_by_four(shape):
+    with pytest.raises(ConfigError, match=r"ConvEncoder: image shape must be \(channels, height, width\) with sides "
+                                          r"divisible by 4"):
+        ConvEncoder(shape, 6)
+    with pytest.raises(ConfigError, match=r"ConvDecoder: image shape must be .*divisible by 4"):
+        ConvDecoder(3, shape)
+
+
+def conv_vae(family="bernoulli"):
+    shape = (1, 8, 8)
+    k = 2 if family == "normal" else 1
+    g = unidgm.Graph("conv_vae")
+    g.visible("x", family, shape=shape)
+    g.latent("z", "normal", shape=(3,), prior="standard")
+    g.generative("z", "x", ConvDecoder(3, (k, 8, 8), channels=4, hidden=16))
+    g.inference("x", "z", ConvEncoder(shape, 6, channels=4, hidden=16))
+    return g
+
+
+@pytest.mark.parametrize("family", ["bernoulli", "normal"])
+def test_conv_vae_compiles_and_trains(family):
+    model = unidgm.compile(conv_vae(family))
+    x = torch.rand(4, 1, 8, 8)
+    if family == "bernoulli":
+        x = torch.bernoulli(x)
+    terms = model.loss({"x": x})
+    assert torch.isfinite(terms["loss"]) and terms["kl"] > 0
+    terms["loss"].backward()
+    assert all(p.grad is not None for p in model.parameters())
+    assert model.sample(2)["x"].shape == (2, 1, 8, 8)
+    assert model.reconstruct({"x": x})["x"].shape == (4, 1, 8, 8)
+    assert model.log_weights({"x": x}, 3).shape == (3, 4)
+    # the reconstruction is a per-example sum over all pixels, averaged over the batch
+    if family == "bernoulli":
+        dec, enc = model.nets["generative_x"], model.nets["inference_z"]
+        torch.manual_seed(1)
+        t = model.loss({"x": x})
+        torch.manual_seed(1)
+        loc, log_scale = enc(x).chunk(2, -1)
+        z = loc + log_scale.exp() * torch.randn_like(loc)
+        rec = nn.functional.binary_cross_entropy_with_logits(dec(z), x, reduction="none").sum((1, 2, 3))
+        torch.testing.assert_close(t["reconstruction"], rec.mean())
+
+
+def test_conv_decoder_output_checked_at_compile_time():
+    g = unidgm.Graph("conv_vae")
+    g.visible("x", "normal", shape=(1, 8, 8))
+    g.latent("z", "normal", shape=(3,), prior="standard")
+    g.generative("z", "x", ConvDecoder(3, (1, 8, 8), channels=4, hidden=16))  # normal needs (2, 8, 8)
+    g.inference("x", "z", ConvEncoder((1, 8, 8), 6, channels=4, hidden=16))
+    with pytest.raises(unidgm.GraphError, match=r"edge p\(x\|z\): the network's output has shape \(1, 8, 8\).*"
+                                                r"128 numbers per example, e\.g\. shape \(2, 8, 8\)"):
+        unidgm.compile(g)
