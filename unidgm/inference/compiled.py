@@ -9,6 +9,8 @@ scoring values under the generative process p (priors and generative edges). An 
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import networkx as nx
 import torch
 import torch.nn.functional as F
@@ -63,6 +65,8 @@ class CompiledModel(nn.Module):
         self.likelihoods = [self.generative[n] for n, node in nodes.items()
                             if node.role == "visible" and n in self.generative]
         self.latents = [n for n, node in nodes.items() if node.role == "latent"]
+        # Latents whose gradient needs the score function: no reparameterization exists.
+        self.score_latents = [f for f in self.inference if not f.deterministic and not f.family.reparameterized]
 
         self.objective = objective
         objective.bind(self)
@@ -85,6 +89,8 @@ class CompiledModel(nn.Module):
     # ------------------------------------------------------------------ the shared trace
     def read_batch(self, batch: dict) -> dict[str, torch.Tensor]:
         """The values of the visible nodes from ``batch``; class indices become one-hot."""
+        if not isinstance(batch, Mapping):
+            raise GraphError(f"the batch must be a dict of tensors keyed by visible node, got {type(batch).__name__}")
         values = {}
         try:
             for name, shape, classes in self._visible:
@@ -99,8 +105,8 @@ class CompiledModel(nn.Module):
                              f"must map every visible node ({', '.join(n for n, _, _ in self._visible)}) to a tensor"
                              ) from None
         except (TypeError, AttributeError):
-            raise GraphError(f"the batch must be a dict of tensors keyed by visible node, got {type(batch).__name__}"
-                             ) from None
+            bad = {k: type(v).__name__ for k, v in batch.items() if not isinstance(v, torch.Tensor)}
+            raise GraphError(f"the batch must map each visible node to a tensor; got {bad}") from None
         return values
 
     def infer(self, values: dict[str, torch.Tensor], particles: int | None = None) -> dict[str, tuple]:
@@ -133,7 +139,10 @@ class CompiledModel(nn.Module):
         """Importance weights log p(x, z) - log q(z | x) for ``k`` draws of q per example,
         shaped ``(k, batch_size)`` (Burda et al. 2016, Eq. 8)."""
         values = self.read_batch(batch)
-        q = self.infer(values, particles=k)
+        return self.weigh(values, self.infer(values, particles=k))
+
+    def weigh(self, values: dict, q: dict) -> torch.Tensor:
+        """log p(all values) - log q(latents | ...) for values that ``infer`` filled."""
         logw = 0.0
         for f in self.likelihoods:
             logw = logw + f.log_prob(f.params(values), values[f.child])
@@ -143,6 +152,21 @@ class CompiledModel(nn.Module):
                                  f"deterministic; make it stochastic (drop deterministic=True)")
             logw = logw + self.log_p(f.child, values) - f.log_prob(q[f.child], values[f.child])
         return logw
+
+    def score_function(self, per_example: torch.Tensor, values: dict, q: dict, particle_dims: int = 0):
+        """Adds the score-function (REINFORCE, Williams 1992) gradient of latents whose
+        family cannot be reparameterized: ``per_example + (log q - stop(log q)) *
+        stop(per_example)``, whose value is ``per_example`` and whose gradient adds
+        ``f * grad log q(z)``, so E[gradient] is the gradient of E_q[f] (Ranganath et al.
+        2014, Eq. 3). ``particle_dims`` leading particle dimensions of log q are summed."""
+        if not self.score_latents:
+            return per_example
+        logq = 0.0
+        for f in self.score_latents:
+            logq = logq + f.log_prob(q[f.child], values[f.child])
+        for _ in range(particle_dims):
+            logq = logq.sum(0)
+        return per_example + (logq - logq.detach()) * per_example.detach()
 
     # ------------------------------------------------------------------ the objective
     def loss(self, batch: dict) -> dict[str, torch.Tensor]:

@@ -18,6 +18,10 @@ KL estimator per latent z, chosen at compile time:
   ``kl="mc"``. With every KL Monte Carlo, the loss times the batch size equals Pyro's
   ``Trace_ELBO`` loss on the same draws; with analytic KLs it equals ``TraceMeanField_ELBO``.
 
+Latents whose family has no reparameterization (``categorical``, ``bernoulli``) get the
+score-function gradient (``CompiledModel.score_function``): the loss's value is unchanged
+and its gradient is unbiased.
+
 Latents with a deterministic inference edge (autoencoders) contribute no KL: q is a point
 mass and its entropy term is dropped, which leaves the plain reconstruction objective.
 """
@@ -123,7 +127,7 @@ class ELBO(Objective):
             per_example = rec + kl
         else:
             per_example = rec + w * kl
-        terms = {"loss": per_example.mean()}
+        terms = {"loss": model.score_function(per_example, values, q).mean()}
         with torch.no_grad():
             terms["reconstruction"] = rec.mean()
             terms["kl"] = kl.mean() if kl is not None else torch.zeros_like(terms["reconstruction"])

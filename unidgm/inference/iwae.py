@@ -7,6 +7,8 @@ With k draws z_1..z_k ~ q_phi(z | x)::
 L_1 is the ELBO, L_k increases with k and tends to log p(x). ``terms["loss"]`` is the
 batch mean of -L_k; ``terms["elbo"]`` the mean single-particle bound over the same draws.
 The encoder runs once per example; the k particles ride as a leading dimension.
+Non-reparameterizable latents get the score-function gradient with the bound as the
+learning signal (Mnih & Rezende 2016 without their per-sample baselines).
 """
 from __future__ import annotations
 
@@ -44,9 +46,11 @@ class IWAE(Objective):
                 raise GraphError(f"edge {f.edge.name} is deterministic; the IWAE bound needs a density for q")
 
     def terms(self, model, batch):
-        logw = model.log_weights(batch, self.k)  # (k, B)
+        values = model.read_batch(batch)
+        q = model.infer(values, particles=self.k)
+        logw = model.weigh(values, q)  # (k, B)
         bound = torch.logsumexp(logw, 0) - self._log_k
-        loss = -bound.mean()
+        loss = model.score_function(-bound, values, q, particle_dims=1).mean()
         with torch.no_grad():
             return {"loss": loss, "iwae": -loss.detach(), "elbo": logw.mean()}
 
