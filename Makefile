@@ -9,8 +9,8 @@ setup:
 	@bash scripts/setup.sh
 
 demo: setup
-	$(PY) -m unidgm.cli train vae --data digits --minutes 3 --out $(DEMO_OUT)
-	$(PY) -m unidgm.cli eval $(DEMO_OUT) --k 200
+	$(PY) -m unidgm.cli train vae --data digits --minutes 2 --out $(DEMO_OUT)
+	$(PY) -m unidgm.cli eval $(DEMO_OUT) --k 1000
 	$(PY) -m unidgm.cli sample $(DEMO_OUT)
 	@echo "demo: pictures, metrics and checkpoint in $(DEMO_OUT)/"
 

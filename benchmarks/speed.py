@@ -112,8 +112,8 @@ def peer_steps(x):
         q, p = Q(), P()
         prior = Normal(loc=torch.tensor(0.0), scale=torch.tensor(1.0), var=["z"], features_shape=[20], name="p_prior")
         loss = (KullbackLeibler(q, prior) - E(q, LogProb(p))).mean()
-        model = Model(loss, distributions=[p, q], optimizer=torch.optim.Adam, optimizer_params={"lr": 1e-3})
-        steps["pixyz"] = lambda: model.train({"x": x})
+        pixyz_vae = Model(loss, distributions=[p, q], optimizer=torch.optim.Adam, optimizer_params={"lr": 1e-3})
+        steps["pixyz"] = lambda: pixyz_vae.train({"x": x})
     except ImportError:
         pass
     try:
@@ -140,13 +140,14 @@ def peer_steps(x):
             def forward(self, z):
                 return ModelOutput(reconstruction=torch.sigmoid(self.net(z)))
 
-        model = VAE(VAEConfig(input_dim=(784,), latent_dim=20, reconstruction_loss="bce"), encoder=Enc(), decoder=Dec())
-        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        pythae_vae = VAE(VAEConfig(input_dim=(784,), latent_dim=20, reconstruction_loss="bce"),
+                         encoder=Enc(), decoder=Dec())
+        opt = torch.optim.Adam(pythae_vae.parameters(), lr=1e-3)
         inputs = {"data": x}
 
         def step():
             opt.zero_grad(set_to_none=True)
-            loss = model(inputs).loss
+            loss = pythae_vae(inputs).loss
             loss.backward()
             opt.step()
 
