@@ -40,15 +40,17 @@ class CompiledModel(nn.Module):
         self.nets = nn.ModuleDict({e.key: e.net for e in graph.edges})
         # Priors live in the network-output layout so a family reads them like an output.
         self.learned_priors = nn.ParameterDict()
-        self._standard_priors: dict[str, str] = {}
+        self._standard_priors: dict[str, tuple[str, ...]] = {}  # latent -> its prior's buffer names
         for n, node in nodes.items():
             if node.prior == "learned":
                 k = self.families[n].num_params
                 self.learned_priors[n] = nn.Parameter(torch.zeros((k * node.shape[0],) + node.shape[1:]))
             elif node.prior == "standard":
+                names = []
                 for i, t in enumerate(self.families[n].prior_params(node.shape)):
-                    self.register_buffer(f"_prior_{n}_{i}", t, persistent=False)
-                self._standard_priors[n] = n
+                    names.append(f"_prior_{n}_{i}")
+                    self.register_buffer(names[-1], t, persistent=False)
+                self._standard_priors[n] = tuple(names)
 
         self.generative = {e.child: Factor(e, nodes, self.families[e.child]) for e in graph.edges_of("generative")}
         inference = {e.child: Factor(e, nodes, self.families[e.child]) for e in graph.edges_of("inference")}
@@ -122,8 +124,7 @@ class CompiledModel(nn.Module):
     def prior_params(self, name: str) -> tuple[torch.Tensor, ...] | None:
         """Parameters of a latent's prior, or None where there is none."""
         if name in self._standard_priors:
-            fam = self.families[name]
-            return tuple(getattr(self, f"_prior_{name}_{i}") for i in range(fam.num_params))
+            return tuple(getattr(self, b) for b in self._standard_priors[name])
         if name in self.learned_priors:
             return self.families[name].split(self.learned_priors[name], 0)
         return None
@@ -219,8 +220,11 @@ class CompiledModel(nn.Module):
         for f in self.inference:
             params = f.params(values)
             values[f.child] = f.family.mean(params) if mean and not f.deterministic else f.sample(params)
-        return {f.child: f.family.mean(f.params(values)) if not f.deterministic else f.params(values)[0]
-                for f in self.likelihoods}
+        out = {}
+        for f in self.likelihoods:
+            params = f.params(values)
+            out[f.child] = params[0] if f.deterministic else f.family.mean(params)
+        return out
 
     # ------------------------------------------------------------------ the Pyro view
     def pyro_model(self, batch: dict) -> None:
