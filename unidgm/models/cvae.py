@@ -4,13 +4,14 @@ from __future__ import annotations
 import math
 
 from ..graph.graph import Graph
-from ..nets import MLP
-from .parts import param_shape
+from ..nets import ConvEncoder
+from .parts import decoder, encoder
 from .registry import register
 
 
 @register("cvae")
-def cvae(x_shape=(1, 28, 28), x_family="bernoulli", num_classes=10, latent_dim=20, hidden=(400,)) -> Graph:
+def cvae(x_shape=(1, 28, 28), x_family="bernoulli", num_classes=10, latent_dim=20, hidden=(400,),
+         net="mlp") -> Graph:
     """Conditional VAE (Sohn et al. 2015, Eq. 4; Kingma et al. 2014's M2 with y observed):
     maximise E_q(z|x,y)[log p(x|z,y)] - KL(q(z|x,y) || N(0, I)). The label is given (the
     model conditions on it and does not explain it); sampling takes it as ``given``."""
@@ -18,8 +19,10 @@ def cvae(x_shape=(1, 28, 28), x_family="bernoulli", num_classes=10, latent_dim=2
     g.visible("x", x_family, shape=x_shape)
     g.visible("y", "categorical", shape=(num_classes,), given=True)
     g.latent("z", "normal", shape=(latent_dim,), prior="standard")
-    x_size = math.prod(x_shape)
-    g.generative(["z", "y"], "x", MLP(latent_dim + num_classes, list(reversed(hidden)),
-                                      math.prod(param_shape(x_family, x_shape))))
-    g.inference(["x", "y"], "z", MLP(x_size + num_classes, list(hidden), 2 * latent_dim))
+    g.generative(["z", "y"], "x", decoder(latent_dim + num_classes, x_family, x_shape, net, hidden))
+    if net == "conv" and len(x_shape) == 3:  # the image goes through convolutions, the label joins after
+        g.inference(["x", "y"], "z", ConvEncoder(tuple(x_shape), 2 * latent_dim, hidden=hidden[-1],
+                                                 image="x", extra_features=num_classes), combine="dict")
+    else:
+        g.inference(["x", "y"], "z", encoder((math.prod(x_shape) + num_classes,), 2 * latent_dim, "mlp", hidden))
     return g.set_objective("elbo")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import torch
 from torch import nn
 
 from ..errors import ConfigError
@@ -16,25 +17,40 @@ def _check(shape, who):
 
 
 class ConvEncoder(nn.Module):
-    """``(B, C, H, W) -> (B, out_features)``: two stride-2 convolutions and a linear head."""
+    """``(B, C, H, W) -> (B, out_features)``: two stride-2 convolutions and a linear head.
 
-    def __init__(self, in_shape: tuple[int, int, int], out_features: int, channels: int = 32, hidden: int = 256):
+    With ``image`` set, it reads a dict of parents (an edge declared with
+    ``combine="dict"``): the image under that key goes through the convolutions and the
+    other parents (``extra_features`` numbers, flattened, e.g. a one-hot label) join the
+    features before the head, as in a conditional VAE's q(z | x, y).
+    """
+
+    def __init__(self, in_shape: tuple[int, int, int], out_features: int, channels: int = 32, hidden: int = 256,
+                 image: str | None = None, extra_features: int = 0):
         super().__init__()
         _check(in_shape, "ConvEncoder")
         c, h, w = in_shape
         self.in_shape = tuple(in_shape)
+        self.image = image
         self.features = nn.Sequential(
             nn.Conv2d(c, channels, 4, 2, 1), nn.ReLU(),             # (channels, H/2, W/2)
             nn.Conv2d(channels, 2 * channels, 4, 2, 1), nn.ReLU(),  # (2 channels, H/4, W/4)
             nn.Flatten(),
         )
-        self.head = nn.Sequential(nn.Linear(2 * channels * (h // 4) * (w // 4), hidden), nn.ReLU(),
+        self.head = nn.Sequential(nn.Linear(2 * channels * (h // 4) * (w // 4) + extra_features, hidden), nn.ReLU(),
                                   nn.Linear(hidden, out_features))
 
     def forward(self, x):
+        extra = None
+        if isinstance(x, dict):
+            extra = [v.flatten(1) for k, v in x.items() if k != self.image]
+            x = x[self.image]
         if x.dim() == 2:  # a flat vector of an image-shaped node
             x = x.reshape((-1,) + self.in_shape)
-        return self.head(self.features(x))
+        h = self.features(x)
+        if extra:
+            h = torch.cat([h, *extra], -1)
+        return self.head(h)
 
 
 class ConvDecoder(nn.Module):
