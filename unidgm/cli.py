@@ -170,8 +170,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
     args = parser().parse_args(argv)
+    # The progress bar shows the running loss; without it (--quiet, logs) each evaluation
+    # is logged as a line instead.
+    logging.basicConfig(level=logging.INFO if getattr(args, "quiet", True) else logging.WARNING,
+                        format="%(message)s")
     try:
         return args.fn(args)
     except UnidgmError as e:

@@ -61,7 +61,8 @@ class TrainConfig:
     # Save out/last.pt every this many steps; None = at each evaluation only.
     checkpoint_every: int | None = None
     # The val term that decides out/best.pt, e.g. "elbo" (without the "val/" prefix).
-    monitor: str = "elbo"
+    # None: no best checkpoint (models without a held-out score, e.g. GANs); last.pt only.
+    monitor: str | None = "elbo"
     # "max" keeps the checkpoint with the largest monitored value, "min" the smallest.
     monitor_mode: str = "max"
     # Examples per batch when evaluating (no gradients, so larger than batch_size).
@@ -113,7 +114,7 @@ class TrainConfig:
         _integer("eval_every", self.eval_every, minimum=1, optional=True)
         _integer("log_every", self.log_every, minimum=1)
         _integer("checkpoint_every", self.checkpoint_every, minimum=1, optional=True)
-        if not isinstance(self.monitor, str) or not self.monitor:
+        if self.monitor is not None and (not isinstance(self.monitor, str) or not self.monitor):
             _fail("monitor", self.monitor, 'the name of a val term, e.g. "elbo"')
         if self.monitor_mode not in MONITOR_MODES:
             _fail("monitor_mode", self.monitor_mode, f"one of {MONITOR_MODES}")

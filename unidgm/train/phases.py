@@ -10,6 +10,8 @@ optimizer state (Adam moments) stays its own.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 from dataclasses import dataclass
 
@@ -37,8 +39,8 @@ def build_phase_optimizers(model: nn.Module, config: TrainConfig):
 
     `phases` are the model's phases that have trainable parameters (a phase with none is
     skipped with a warning), `optimizers` maps each phase name to its optimizer, and `plan`
-    holds per phase the tuple ``(loss key, steps, optimizer, parameters)`` that the
-    training step iterates over. Without ``model.parameter_groups`` all parameters form one
+    holds per phase the tuple ``(loss key, steps, optimizer, parameters, loss function)``
+    that the training step iterates over. Without ``model.parameter_groups`` all parameters form one
     group ``"all"``; without ``model.phases`` one phase minimises ``terms["loss"]``.
     """
     groups_fn = getattr(model, "parameter_groups", None)
@@ -66,7 +68,7 @@ def build_phase_optimizers(model: nn.Module, config: TrainConfig):
         optimizer = make_optimizer(config, param_groups)
         optimizers[name] = optimizer
         params = [p for group in param_groups for p in group["params"]]
-        plan.append((phase.loss, steps, optimizer, params))
+        plan.append((phase.loss, steps, optimizer, params, _phase_loss(model, name, len(phases))))
         kept.append(phase)
     if not plan:
         raise ConfigError(
@@ -74,6 +76,20 @@ def build_phase_optimizers(model: nn.Module, config: TrainConfig):
             "networks are registered as submodules and require gradients."
         )
     return kept, optimizers, plan
+
+
+def _phase_loss(model: nn.Module, phase: str, num_phases: int):
+    """The function a phase calls for its terms: ``model.loss(batch, phase=name)`` when the
+    model computes per phase (an adversarial objective needs only the discriminator's terms
+    in the discriminator phase), else ``model.loss`` itself. Resolved once, not per step."""
+    if num_phases > 1:
+        try:
+            accepts = "phase" in inspect.signature(model.loss).parameters
+        except (TypeError, ValueError):
+            accepts = False
+        if accepts:
+            return functools.partial(model.loss, phase=phase)
+    return model.loss
 
 
 def _param_groups(phase, groups: dict, config: TrainConfig) -> list[dict]:

@@ -258,9 +258,8 @@ class Trainer:
         """
         if self._set_schedule_step is not None:
             self._set_schedule_step(self.global_step)
-        loss_of = self.model.loss
         terms = None
-        for i, (key, repeats, optimizer, params) in enumerate(self._plan):
+        for i, (key, repeats, optimizer, params, loss_of) in enumerate(self._plan):
             for _ in range(repeats):
                 optimizer.zero_grad(set_to_none=True)
                 terms = loss_of(batch)
@@ -503,7 +502,7 @@ class Trainer:
 
     def _check_monitor(self) -> None:
         """Fail at the start, not after an epoch, if the val terms lack `monitor`."""
-        if self._monitor_checked or not self._split("val"):
+        if self._monitor_checked or self.config.monitor is None or not self._split("val"):
             return
         names = term_names(
             self.model, self._split("val"), self._prepare, self.device, self.config.seed
@@ -531,7 +530,7 @@ class Trainer:
             metrics = self.evaluate("val")
             self._last_val = metrics
             record.update({f"val/{k}": v for k, v in metrics.items()})
-            value = metrics[self.config.monitor]
+            value = metrics[self.config.monitor] if self.config.monitor is not None else math.nan
             improved = self._improves(value)
             if improved:
                 self.best = value
