@@ -63,14 +63,21 @@ def cmd_train(args) -> int:
         objective_options["kl_weight"] = args.beta
     if args.warmup is not None:
         objective_options["warmup"] = args.warmup
+    from .models import data_defaults
+
+    binarize = data_defaults(args.model).get("binarize", "dynamic") if args.binarize == "auto" else args.binarize
     cfg = RunConfig(model=args.model, model_options=model_options, objective=args.objective,
                     objective_options=objective_options, data=args.data, data_dir=args.data_dir,
-                    binarize=None if args.binarize == "none" else args.binarize, seed=args.seed)
+                    binarize=None if binarize == "none" else binarize, seed=args.seed)
     data = load_data(cfg)
     model = build_model(cfg, data)
     epochs = args.epochs if args.epochs is not None or args.minutes is not None else 10
-    train_cfg = TrainConfig(epochs=epochs, minutes=args.minutes, batch_size=args.batch_size, lr=args.lr,
-                            seed=args.seed, device=args.device, out=str(out), progress=not args.quiet)
+    optim = dict(model.objective.optimizer_defaults)
+    if args.lr is not None:
+        optim["lr"] = args.lr
+    train_cfg = TrainConfig(epochs=epochs, minutes=args.minutes, batch_size=args.batch_size, seed=args.seed,
+                            device=args.device, out=str(out), progress=not args.quiet,
+                            monitor=model.objective.monitor, **optim)
     save_run(out, cfg)
     summary = Trainer(model, data, train_cfg, resume=args.resume).fit()
     model, data, cfg = load_run(out)
@@ -132,17 +139,18 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("model", help="a catalogue name (see `unidgm list`)")
     t.add_argument("--data", default="digits", help="digits | mnist | ring8 | grid25 | swissroll (default digits)")
     t.add_argument("--data-dir", default=None, help="folder with MNIST's IDX files (default: search)")
-    t.add_argument("--binarize", default="dynamic", choices=["dynamic", "static", "threshold", "none"])
+    t.add_argument("--binarize", default="auto", choices=["auto", "dynamic", "static", "threshold", "none"],
+                   help="auto (default): dynamic for explicit likelihoods, none (grey) for implicit generators")
     budget = t.add_mutually_exclusive_group()
     budget.add_argument("--epochs", type=int, default=None, help="epochs to train (default 10)")
     budget.add_argument("--minutes", type=float, default=None, help="wall-clock budget in minutes")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--out", required=True, help="run folder: checkpoints, metrics, pictures")
     t.add_argument("--batch-size", type=int, default=128)
-    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--lr", type=float, default=None, help="learning rate (default: the objective's, 1e-3 or 2e-4)")
     t.add_argument("--net", choices=["mlp", "conv"], default=None, help="network family of the model")
     t.add_argument("--latent-dim", type=int, default=None)
-    t.add_argument("--objective", default=None, help="elbo | iwae (default: the model's own)")
+    t.add_argument("--objective", default=None, help="elbo | iwae | adversarial (default: the model's own)")
     t.add_argument("--k", type=int, default=None, help="importance samples of the iwae objective")
     t.add_argument("--beta", type=float, default=None, help="KL weight of the ELBO")
     t.add_argument("--warmup", type=int, default=None, help="KL warm-up steps")
@@ -155,7 +163,7 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("sample", help="write a grid of samples of a trained run")
     s.add_argument("dir", help="a run folder written by `unidgm train`")
-    s.add_argument("--n", type=int, default=64)
+    s.add_argument("--n", type=int, default=None, help="samples (default 64 images, or 2000 points for 2-D data)")
     s.add_argument("-o", "--output", default=None, help="PNG path (default DIR/samples.png)")
     s.set_defaults(fn=cmd_sample)
 

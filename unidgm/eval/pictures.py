@@ -32,15 +32,18 @@ def _given(model, data: dict, n: int) -> dict:
 
 
 @torch.no_grad()
-def write_samples(model, path, data: dict, n: int = 64, image_shape=None) -> Path:
-    """Draws ``n`` samples from the generative process and writes them as a PNG."""
+def write_samples(model, path, data: dict, n: int | None = None, image_shape=None) -> Path:
+    """Draws ``n`` samples from the generative process and writes them as a PNG: an 8-wide
+    grid of images (default 64), or a scatter over the data for 2-D data (default 2000)."""
     x_name = _pictured(model)
+    if n is None:
+        n = 64 if len(model.graph.nodes[x_name].shape) != 1 or model.graph.nodes[x_name].shape[0] > 3 else 2000
     device = next(model.parameters()).device
     given = {k: v.to(device) for k, v in _given(model, data, n).items()}
     x = model.sample(n, given=given)[x_name]
     images = as_images(x, image_shape)
     if images is not None:
-        return save_image_grid(path, images, nrow=8)
+        return save_image_grid(path, images[:64], nrow=8)
     return save_scatter(path, x, data[x_name][:2000], title=f"{model.graph.name}: samples")
 
 

@@ -16,6 +16,9 @@ from torch import nn
 ROLES = ("visible", "latent", "indicator")
 KINDS = ("generative", "inference", "adversarial")
 PRIORS = ("standard", "learned")
+#: where an adversarial edge's compared values come from: the batch, the generative
+#: process (ancestral sampling from the priors) or the inference process (q run on the batch)
+SOURCES = ("data", "generative", "inference")
 COMBINES = ("concat", "dict")
 
 
@@ -67,6 +70,11 @@ class Edge:
             al.'s hollow arrowhead), not a sample from a family parameterised by it.
         combine: several parents are flattened and concatenated (``"concat"``) or passed to
             the network as one dict keyed by parent name (``"dict"``).
+        real, fake: for an adversarial edge, the processes whose values of ``parents`` the
+            discriminator tells apart (one of ``SOURCES``); y = 1 marks ``real``.
+        real_inputs, fake_inputs: batch keys that stand in for visible nodes when that side
+            is computed, e.g. ``{"x": "x_target"}`` runs the inference process on the target
+            domain's images (adversarial domain adaptation).
     """
 
     kind: str
@@ -75,6 +83,10 @@ class Edge:
     net: nn.Module
     deterministic: bool = False
     combine: str = "concat"
+    real: str | None = None
+    fake: str | None = None
+    real_inputs: tuple[tuple[str, str], ...] = ()
+    fake_inputs: tuple[tuple[str, str], ...] = ()
 
     @property
     def name(self) -> str:

@@ -25,7 +25,7 @@ import networkx as nx
 from torch import nn
 
 from ..errors import GraphError
-from .elements import COMBINES, KINDS, PRIORS, Edge, Node
+from .elements import COMBINES, KINDS, PRIORS, SOURCES, Edge, Node
 from .families import FAMILIES
 
 
@@ -86,15 +86,51 @@ class Graph:
         return self._add_edge("inference", parents, child, net, deterministic, combine)
 
     def adversarial(self, nodes, discriminator: nn.Module, *, indicator: str | None = None,
-                    combine: str = "concat") -> Edge:
+                    combine: str = "concat", real: str | None = None, fake: str | None = None,
+                    real_inputs: dict | None = None, fake_inputs: dict | None = None) -> Edge:
         """Declares an adversary q_psi(y | nodes) (a red arrow) against an indicator ``y``
-        that tells which process produced ``nodes`` (data or model, prior or posterior).
-        The indicator node is created here, named ``indicator`` or ``y_<nodes>``.
-        The discriminator emits one logit per example."""
+        that tells which of two processes produced the values of ``nodes`` (Hu et al. 2018,
+        Sec. 3). The indicator node is created here, named ``indicator`` or ``y_<nodes>``;
+        the discriminator emits one number per example.
+
+        By the nodes' roles, the compared processes default to: visible nodes, ``real="data"``
+        against ``fake="generative"`` (a GAN); latent nodes, the prior (``"generative"``)
+        against ``"inference"`` (an adversarial autoencoder); visible and latent together,
+        ``"inference"`` (data with its codes) against ``"generative"`` (BiGAN/ALI).
+        ``real_inputs``/``fake_inputs`` map visible nodes to other batch keys for that side.
+        """
         parents = self._parents(nodes, "adversarial")
+        if not isinstance(discriminator, nn.Module):
+            raise GraphError(f"adversarial edge on {parents}: the discriminator must be a torch.nn.Module, "
+                             f"got {type(discriminator).__name__}")
+        roles = {self._nx.nodes[p]["node"].role for p in parents}
+        if "indicator" in roles:
+            raise GraphError(f"adversarial edge on {parents}: an indicator cannot be judged by another adversary")
+        default = {frozenset({"visible"}): ("data", "generative"), frozenset({"latent"}): ("generative", "inference")}
+        real_default, fake_default = default.get(frozenset(roles), ("inference", "generative"))
+        real, fake = real or real_default, fake or fake_default
+        for side, value in (("real", real), ("fake", fake)):
+            if value not in SOURCES:
+                raise GraphError(f"adversarial edge on {parents}: {side}={value!r} is not a process; use one of "
+                                 f"{', '.join(SOURCES)}")
+            if value == "data" and roles != {"visible"}:
+                raise GraphError(f"adversarial edge on {parents}: {side}='data' needs visible nodes only, since the "
+                                 f"batch holds no latent values; use 'inference' for codes of data")
+        pairs = []
+        for side, mapping in (("real_inputs", real_inputs), ("fake_inputs", fake_inputs)):
+            mapping = dict(mapping or {})
+            for node in mapping:
+                if node not in self._nx or self._nx.nodes[node]["node"].role != "visible":
+                    raise GraphError(f"adversarial edge on {parents}: {side} maps {node!r}, which is not a visible "
+                                     f"node; map visible nodes to batch keys, e.g. {{'x': 'x_target'}}")
+            pairs.append(tuple(sorted(mapping.items())))
+        if real == fake and pairs[0] == pairs[1]:
+            raise GraphError(f"adversarial edge on {parents}: real and fake are the same process ({real}) on the "
+                             f"same inputs, so there is nothing to tell apart; change one side or its inputs")
         indicator = indicator or "y_" + "_".join(parents)
         self._add_node(Node(indicator, "indicator", "bernoulli", (1,)))
-        return self._add_edge("adversarial", parents, indicator, discriminator, False, combine)
+        return self._add_edge("adversarial", parents, indicator, discriminator, False, combine,
+                              sources=(real, fake, pairs[0], pairs[1]))
 
     def set_objective(self, name: str, **options) -> "Graph":
         """Records the objective this model is meant to be compiled with (``unidgm.compile``
@@ -181,7 +217,7 @@ class Graph:
             raise GraphError(f"{kind} edge: parents {parents} repeat a node")
         return parents
 
-    def _add_edge(self, kind, parents, child, net, deterministic, combine) -> Edge:
+    def _add_edge(self, kind, parents, child, net, deterministic, combine, sources=None) -> Edge:
         assert kind in KINDS
         parents = self._parents(parents, kind)
         if child not in self._nx:
@@ -210,6 +246,9 @@ class Graph:
                              f"variable once, so merge the parents into one edge, e.g. "
                              f"g.{kind}({list(other.parents + parents)!r}, {child!r}, net)")
         edge = Edge(kind, parents, child, net, bool(deterministic or node.family == "delta"), combine)
+        if sources is not None:
+            real, fake, real_inputs, fake_inputs = sources
+            edge = Edge(kind, parents, child, net, False, combine, real, fake, real_inputs, fake_inputs)
         self._edges.append(edge)
         for p in parents:
             self._nx.add_edge(p, child, key=kind, edge=edge)

@@ -5,12 +5,13 @@ import inspect
 
 from ..errors import ConfigError
 from ..graph.graph import Graph
+from .adversarial import Adversarial
 from .compiled import CompiledModel
 from .elbo import ELBO
 from .iwae import IWAE
 
 #: objective name -> class; new objective families register here
-OBJECTIVES = {"elbo": ELBO, "iwae": IWAE}
+OBJECTIVES = {"elbo": ELBO, "iwae": IWAE, "adversarial": Adversarial}
 
 
 def compile(graph: Graph, objective: str | None = None, **options) -> CompiledModel:  # noqa: A001
@@ -18,7 +19,7 @@ def compile(graph: Graph, objective: str | None = None, **options) -> CompiledMo
 
     Args:
         graph: the schematic graph; validated here.
-        objective: an objective name (``"elbo"``, ``"iwae"``); None uses the graph's own
+        objective: an objective name (``"elbo"``, ``"iwae"``, ``"adversarial"``); None uses the graph's own
             (``graph.set_objective``), else the ELBO.
         **options: the objective's options (``kl_weight``, ``warmup``, ``kl`` for the ELBO;
             ``k`` for IWAE); with no objective named, they update the graph's own.

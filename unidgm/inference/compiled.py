@@ -67,6 +67,7 @@ class CompiledModel(nn.Module):
         self.likelihoods = [self.generative[n] for n, node in nodes.items()
                             if node.role == "visible" and n in self.generative]
         self.latents = [n for n, node in nodes.items() if node.role == "latent"]
+        self.generative_order = list(nx.topological_sort(graph.process("generative")))
         # Latents whose gradient needs the score function: no reparameterization exists.
         self.score_latents = [f for f in self.inference if not f.deterministic and not f.family.reparameterized]
 
@@ -96,12 +97,7 @@ class CompiledModel(nn.Module):
         values = {}
         try:
             for name, shape, classes in self._visible:
-                v = _one_hot(batch[name], classes)
-                if v.shape[1:] != shape:
-                    raise GraphError(f"batch['{name}'] has shape {tuple(v.shape)}, but node '{name}' has event shape "
-                                     f"{shape}, so the batch must be (batch_size, {', '.join(map(str, shape))})"
-                                     + ("; class indices of shape (batch_size,) work too" if classes else ""))
-                values[name] = v
+                values[name] = self.read_node(name, batch[name], shape, classes)
         except KeyError as e:
             raise GraphError(f"the batch has no '{e.args[0]}', a visible node of graph '{self.graph.name}'; the batch "
                              f"must map every visible node ({', '.join(n for n, _, _ in self._visible)}) to a tensor"
@@ -110,6 +106,18 @@ class CompiledModel(nn.Module):
             bad = {k: type(v).__name__ for k, v in batch.items() if not isinstance(v, torch.Tensor)}
             raise GraphError(f"the batch must map each visible node to a tensor; got {bad}") from None
         return values
+
+    def read_node(self, name: str, v, shape=None, classes=None) -> torch.Tensor:
+        """One visible node's value from a batch tensor: one-hot for class indices, shape checked."""
+        if shape is None:
+            shape = self.graph.nodes[name].shape
+            classes = shape[-1] if self.families[name].one_hot else 0
+        v = _one_hot(v, classes)
+        if v.shape[1:] != shape:
+            raise GraphError(f"batch['{name}'] has shape {tuple(v.shape)}, but node '{name}' has event shape "
+                             f"{shape}, so the batch must be (batch_size, {', '.join(map(str, shape))})"
+                             + ("; class indices of shape (batch_size,) work too" if classes else ""))
+        return v
 
     def infer(self, values: dict[str, torch.Tensor], particles: int | None = None) -> dict[str, tuple]:
         """Runs q: samples every inferred latent into ``values`` (in place) and returns each
@@ -170,10 +178,14 @@ class CompiledModel(nn.Module):
         return per_example + (logq - logq.detach()) * per_example.detach()
 
     # ------------------------------------------------------------------ the objective
-    def loss(self, batch: dict) -> dict[str, torch.Tensor]:
+    def loss(self, batch: dict, phase: str | None = None) -> dict[str, torch.Tensor]:
         """Named scalar terms of the compiled objective; ``terms["loss"]`` is minimised (the
-        batch mean of the per-example objective, in nats)."""
-        return self.objective.terms(self, batch)
+        batch mean of the per-example objective, in nats). With ``phase``, only the terms
+        that phase minimises are computed (the Trainer passes it for multi-phase
+        objectives); without, every term."""
+        if phase is None:
+            return self.objective.terms(self, batch)
+        return self.objective.terms(self, batch, phase)
 
     # ------------------------------------------------------------------ generation
     @torch.no_grad()
@@ -195,7 +207,7 @@ class CompiledModel(nn.Module):
         for name, node in nodes.items():
             if node.given and name not in values:
                 raise GraphError(f"sampling needs the given node '{name}': pass sample(n, given={{'{name}': ...}})")
-        for name in nx.topological_sort(self.graph.process("generative")):
+        for name in self.generative_order:
             node = nodes[name]
             if name in values or node.role == "indicator":
                 continue

@@ -34,6 +34,10 @@ class Objective:
 
     name: str = ""
     phases: list[Phase] = []
+    #: the validation term that picks the best checkpoint (None: keep the last)
+    monitor: str | None = "elbo"
+    #: optimizer settings the objective trains best with (overridable in TrainConfig)
+    optimizer_defaults: dict = {}
 
     def __init__(self):
         #: the global training step, set by ``CompiledModel.set_schedule_step``

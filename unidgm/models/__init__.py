@@ -1,5 +1,5 @@
 """The catalogue: one short file per model family, each a function returning a Graph."""
-from . import ae, cvae, hvae, vae  # noqa: F401  (registers the models)
-from .registry import build, catalogue, options, register
+from . import aae, aavae, ae, bigan, cvae, gan, hvae, infogan, vae  # noqa: F401  (registers the models)
+from .registry import build, catalogue, data_defaults, options, register
 
-__all__ = ["build", "catalogue", "options", "register"]
+__all__ = ["build", "catalogue", "data_defaults", "options", "register"]

@@ -39,3 +39,28 @@ def decoder(in_features: int, family: str, shape: Sequence[int], net: str = "mlp
     if net == "conv" and len(shape) == 3:
         return ConvDecoder(in_features, out, hidden=hidden[-1] if hidden else 256)
     return MLP(in_features, list(reversed(list(hidden))), math.prod(out))
+
+
+def generator(in_features: int, shape: Sequence[int], net: str = "mlp", hidden: Sequence[int] = (256, 256)):
+    """An implicit generator's network: ``in_features`` numbers to a value of ``shape``,
+    squashed to [0, 1] for images (three-dimensional shapes), linear otherwise."""
+    _check(net)
+    from torch import nn
+
+    image = len(shape) == 3
+    if net == "conv" and image:
+        body = ConvDecoder(in_features, tuple(shape), hidden=hidden[-1] if hidden else 256)
+    else:
+        body = MLP(in_features, list(hidden), math.prod(shape))
+    return nn.Sequential(body, nn.Sigmoid()) if image else body
+
+
+def discriminator(in_shape: Sequence[int], net: str = "mlp", hidden: Sequence[int] = (256, 256)):
+    """A discriminator's network: a value of ``in_shape`` (flattened for MLPs) to one
+    number, with leaky ReLUs as in Radford et al. (2016)."""
+    _check(net)
+    from torch import nn
+
+    if net == "conv" and len(in_shape) == 3:
+        return ConvEncoder(tuple(in_shape), 1, hidden=hidden[-1] if hidden else 256)
+    return MLP(math.prod(in_shape), list(hidden), 1, activation=lambda: nn.LeakyReLU(0.2))

@@ -13,18 +13,28 @@ from ..errors import ConfigError
 from ..graph.graph import Graph
 
 _CATALOGUE: dict[str, Callable[..., Graph]] = {}
+_DATA_DEFAULTS: dict[str, dict] = {}
 
 
-def register(name: str):
-    """Decorator: adds a graph-building function to the catalogue under ``name``."""
+def register(name: str, **data_defaults):
+    """Decorator: adds a graph-building function to the catalogue under ``name``.
+    ``data_defaults`` are the model's preferred data options, e.g. ``binarize=None`` for
+    implicit generators, which model grey images."""
 
     def wrap(fn: Callable[..., Graph]) -> Callable[..., Graph]:
         if name in _CATALOGUE:
             raise ConfigError(f"catalogue model {name!r} is registered twice")
         _CATALOGUE[name] = fn
+        _DATA_DEFAULTS[name] = data_defaults
         return fn
 
     return wrap
+
+
+def data_defaults(name: str) -> dict:
+    """The model's preferred data options (``binarize``)."""
+    _get(name)
+    return dict(_DATA_DEFAULTS[name])
 
 
 def catalogue() -> list[str]:

@@ -1,0 +1,54 @@
+"""Generative adversarial networks: an implicit generator z -> x (a deterministic edge, the
+hollow arrowhead) and an adversary on x that tells data from generated samples.
+
+In Hu et al. (2018, Sec. 3.2)'s reading, the generator is a conditional p_theta(x | y)
+given the indicator y, and training minimises KL(p_theta || q^r) for the reversed
+discriminator q^r; the divergence option picks the game (Nowozin et al. 2016's f-GANs,
+Wasserstein-GP, hinge).
+"""
+from __future__ import annotations
+
+from ..graph.graph import Graph
+from .parts import discriminator, generator
+from .registry import register
+
+
+def _gan_graph(name, x_shape, latent_dim, hidden, net) -> Graph:
+    g = Graph(name)
+    g.visible("x", "normal", shape=x_shape)
+    g.latent("z", "normal", shape=(latent_dim,), prior="standard")
+    g.generative("z", "x", generator(latent_dim, x_shape, net, hidden), deterministic=True)  # x = G(z)
+    g.adversarial("x", discriminator(x_shape, net, hidden))                                  # q_psi(y|x)
+    return g
+
+
+@register("gan", binarize=None)
+def gan(x_shape=(1, 28, 28), latent_dim=64, hidden=(256, 256), net="mlp", divergence="ns-gan", d_steps=1) -> Graph:
+    """GAN (Goodfellow et al. 2014, Eq. 1) with the non-saturating generator loss (their
+    Sec. 3; Hu et al. 2018, Eq. 5); ``net="conv"`` gives a small DCGAN (Radford et al. 2016)."""
+    return _gan_graph("gan", x_shape, latent_dim, hidden, net).set_objective(
+        "adversarial", divergence=divergence, d_steps=d_steps)
+
+
+@register("fgan", binarize=None)
+def fgan(x_shape=(1, 28, 28), latent_dim=64, hidden=(256, 256), net="mlp", divergence="js") -> Graph:
+    """f-GAN (Nowozin et al. 2016, Eq. 6): the variational divergence minimisation game for
+    ``divergence`` in kl, reverse-kl, pearson, hellinger, js (their Table 2)."""
+    return _gan_graph("fgan", x_shape, latent_dim, hidden, net).set_objective("adversarial", divergence=divergence)
+
+
+@register("wgan-gp", binarize=None)
+def wgan_gp(x_shape=(1, 28, 28), latent_dim=64, hidden=(256, 256), net="mlp", penalty=10.0, d_steps=5) -> Graph:
+    """Wasserstein GAN with gradient penalty (Gulrajani et al. 2017, Alg. 1: lambda = 10,
+    five critic steps per generator step)."""
+    return _gan_graph("wgan-gp", x_shape, latent_dim, hidden, net).set_objective(
+        "adversarial", divergence="wgan-gp", divergence_options={"penalty": penalty}, d_steps=d_steps)
+
+
+@register("iwgan", binarize=None)
+def iwgan(x_shape=(1, 28, 28), latent_dim=64, hidden=(256, 256), net="mlp", k=4) -> Graph:
+    """Importance-weighted GAN (Hu et al. 2018, Sec. 4): the GAN whose generator loss
+    weights each group of k samples by normalised importance weights D(x)/(1 - D(x)),
+    transferred from the IWAE."""
+    return _gan_graph("iwgan", x_shape, latent_dim, hidden, net).set_objective(
+        "adversarial", importance_weights=k)
