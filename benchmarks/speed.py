@@ -1,5 +1,6 @@
 """Steps per second of the compiled VAE against the same networks in a plain PyTorch loop
-and in Pyro SVI (Trace_ELBO), side by side in one process.
+and in Pyro SVI (Trace_ELBO), and of the compiled GAN against a plain PyTorch GAN loop,
+side by side in one process.
 
 The model is the 784-400-20 Bernoulli VAE with Adam. Every variant starts from the same
 weights and sees the same batch; steps are interleaved one by one (A, B, C, A, B, C, ...)
@@ -157,11 +158,62 @@ def peer_steps(x):
     return steps
 
 
-def measure(batch_size, steps, warmup):
+def gan_networks(seed=0):
+    torch.manual_seed(seed)
+    from unidgm.models.parts import discriminator, generator
+
+    return generator(64, (784,), "mlp", (256, 256)), discriminator((784,), "mlp", (256, 256))
+
+
+def unidgm_gan_step(x):
+    """The catalogue GAN's graph with the same networks, through Trainer.step (both phases)."""
+    gen, disc = gan_networks()
+    g = unidgm.Graph("gan")
+    g.visible("x", "normal", shape=(784,))
+    g.latent("z", "normal", shape=(64,), prior="standard")
+    g.generative("z", "x", gen, deterministic=True)
+    g.adversarial("x", disc)
+    model = unidgm.compile(g, "adversarial")
+    data = SimpleNamespace(train={"x": x}, val=None, test=None)
+    trainer = Trainer(model, data, progress=False, device="cpu", lr=2e-4, betas=(0.5, 0.999),
+                      batch_size=x.shape[0], max_steps=10**9, monitor=None)
+    batch = {"x": x}
+    return lambda: trainer.step(batch)
+
+
+def plain_gan_step(x):
+    """The hand-written non-saturating GAN loop: a discriminator step on detached fakes,
+    then a generator step, as in Goodfellow et al. (2014), Alg. 1."""
+    gen, disc = gan_networks()
+    opt_d = torch.optim.Adam(disc.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_g = torch.optim.Adam(gen.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    n = x.shape[0]
+
+    def step():
+        opt_d.zero_grad(set_to_none=True)
+        with torch.no_grad():
+            fake = gen(torch.randn(n, 64))
+        v_real, v_fake = disc(x).reshape(-1), disc(fake).reshape(-1)
+        d_loss = F.softplus(-v_real).mean() + F.softplus(v_fake).mean()
+        d_loss.backward()
+        opt_d.step()
+        opt_g.zero_grad(set_to_none=True)
+        g_loss = F.softplus(-disc(gen(torch.randn(n, 64))).reshape(-1)).mean()
+        g_loss.backward()
+        opt_g.step()
+        return g_loss
+
+    return step
+
+
+def measure(batch_size, steps, warmup, model="vae"):
     torch.manual_seed(1)
     x = torch.bernoulli(torch.rand(batch_size, 784))
-    variants = {"plain": plain_step(x), "unidgm": unidgm_step(x), "pyro": pyro_step(x)}
-    variants.update(peer_steps(x))
+    if model == "gan":
+        variants = {"plain": plain_gan_step(x), "unidgm": unidgm_gan_step(x)}
+    else:
+        variants = {"plain": plain_step(x), "unidgm": unidgm_step(x), "pyro": pyro_step(x)}
+        variants.update(peer_steps(x))
     seconds = dict.fromkeys(variants, 0.0)
     for _ in range(warmup):
         for fn in variants.values():
@@ -181,17 +233,20 @@ def main():
     ap.add_argument("--warmup", type=int, default=50)
     ap.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 128])
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    ap.add_argument("--models", nargs="+", default=["vae", "gan"], choices=["vae", "gan"],
+                    help="vae: the 784-400-20 VAE; gan: a 64-256-256-784 MLP GAN (both phases per step)")
     ap.add_argument("--json", default=None, help="also write the results here")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     results = {}
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.steps} interleaved steps per variant")
-    for b in args.batch_sizes:
-        results[b] = measure(b, args.steps, args.warmup)
-        print(f"\nbatch {b}:  {'variant':8s} {'steps/s':>9s} {'ratio to plain':>15s}")
-        for name, r in results[b].items():
-            print(f"           {name:8s} {r['steps_per_s']:9.1f} {r['ratio_to_plain']:15.3f}")
+    for m in args.models:
+        for b in args.batch_sizes:
+            results[f"{m}/{b}"] = r = measure(b, args.steps, args.warmup, m)
+            print(f"\n{m}, batch {b}:  {'variant':8s} {'steps/s':>9s} {'ratio to plain':>15s}")
+            for name, row in r.items():
+                print(f"  {' ' * len(m)}           {name:8s} {row['steps_per_s']:9.1f} {row['ratio_to_plain']:15.3f}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

@@ -169,10 +169,12 @@ class Adversarial(Objective):
             return self._generator(model, trace)
         terms = self._generator(model, trace)
         if self.adversarial_weight:
-            terms.update(self._discriminator(Trace(model, batch)))
+            terms.update(self._discriminator(Trace(model, batch), diagnostics=True))
         return terms
 
-    def _discriminator(self, trace: Trace) -> dict:
+    def _discriminator(self, trace: Trace, diagnostics: bool = False) -> dict:
+        """The discriminators' loss; with ``diagnostics`` (evaluation) also the divergence
+        estimates, which training does not need."""
         total, estimates = 0.0, []
         div = self.divergence
         for a in self.adversaries:
@@ -187,10 +189,11 @@ class Adversarial(Objective):
                 loss = loss + div.gradient_penalty(lambda t: a.factor.net(t.reshape((-1,) + shape)).reshape(-1),
                                                    x_real.flatten(1), x_fake.flatten(1))
             total = total + loss
-            with torch.no_grad():
-                estimate = div.estimate(v_real, v_fake)
-            if estimate is not None:
-                estimates.append(estimate)
+            if diagnostics:
+                with torch.no_grad():
+                    estimate = div.estimate(v_real, v_fake)
+                if estimate is not None:
+                    estimates.append(estimate)
         terms = {"discriminator": total}
         if estimates:
             terms["divergence"] = sum(estimates)

@@ -68,6 +68,7 @@ class CompiledModel(nn.Module):
                             if node.role == "visible" and n in self.generative]
         self.latents = [n for n, node in nodes.items() if node.role == "latent"]
         self.generative_order = list(nx.topological_sort(graph.process("generative")))
+        self._generative_plans: dict = {}
         # Latents whose gradient needs the score function: no reparameterization exists.
         self.score_latents = [f for f in self.inference if not f.deterministic and not f.family.reparameterized]
 
@@ -136,6 +137,29 @@ class CompiledModel(nn.Module):
         if name in self.learned_priors:
             return self.families[name].split(self.learned_priors[name], 0)
         return None
+
+    def sample_prior(self, name: str, n: int) -> torch.Tensor:
+        """``n`` draws from a latent's prior; a standard normal draws noise directly."""
+        if name in self._standard_priors and self.families[name].name == "normal":
+            loc = getattr(self, self._standard_priors[name][0])
+            return torch.randn((n,) + loc.shape, dtype=loc.dtype, device=loc.device)
+        return self.families[name].sample(self.prior_params(name), (n,))
+
+    def generative_plan(self, targets: tuple | None) -> tuple[list[str], list[str]]:
+        """The nodes the generative process must compute for ``targets`` (all when None),
+        in topological order, and the given nodes among them; computed once per targets."""
+        plan = self._generative_plans.get(targets)
+        if plan is None:
+            process = self.graph.process("generative")
+            wanted = set(targets or self.graph.nodes)
+            for t in list(wanted):
+                wanted |= nx.ancestors(process, t)
+            nodes = self.graph.nodes
+            plan = ([n for n in self.generative_order if n in wanted and not nodes[n].given
+                     and nodes[n].role != "indicator"],
+                    [n for n in self.generative_order if n in wanted and nodes[n].given])
+            self._generative_plans[targets] = plan
+        return plan
 
     def log_p(self, name: str, values: dict[str, torch.Tensor]) -> torch.Tensor:
         """log p(value of ``name`` | its generative parents), per example."""
@@ -217,7 +241,7 @@ class CompiledModel(nn.Module):
                 values[name] = (f.family.mean(params) if mean and node.role == "visible" and not f.deterministic
                                 else f.sample(params))
             elif node.prior is not None:
-                values[name] = self.families[name].sample(self.prior_params(name), (n,))
+                values[name] = self.sample_prior(name, n)
             elif node.role == "latent":
                 raise GraphError(f"latent '{name}' has no prior and no generative edge, so the generative process "
                                  f"cannot sample it (an autoencoder cannot generate); give it prior='standard' "

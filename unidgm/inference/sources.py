@@ -9,7 +9,6 @@ batch feeds both the adversary and InfoGAN's code posterior.
 """
 from __future__ import annotations
 
-import networkx as nx
 import torch
 
 from ..errors import GraphError
@@ -74,19 +73,16 @@ class Trace:
     def _generative(self, rename, targets):
         model = self.model
         graph = model.graph
-        process = graph.process("generative")
-        wanted = set(targets or graph.nodes)
-        for t in list(wanted):
-            wanted |= nx.ancestors(process, t)
-        values = self._read(rename, [n for n, node in graph.nodes.items() if node.given and n in wanted])
-        for name in model.generative_order:
-            if name not in wanted or name in values:
+        order, given = model.generative_plan(targets)
+        values = self._read(rename, given)
+        for name in order:
+            if name in values:
                 continue
             f = model.generative.get(name)
             if f is not None:
                 values[name] = f.sample(f.params(values))
             elif graph.nodes[name].prior is not None:
-                values[name] = model.families[name].sample(model.prior_params(name), (self.size,))
+                values[name] = model.sample_prior(name, self.size)
             elif graph.nodes[name].given:
                 raise GraphError(f"the generative process needs the given node '{name}', but the batch has no "
                                  f"'{rename.get(name, name)}'")
