@@ -46,6 +46,7 @@ def cmd_list(args) -> int:
 def cmd_train(args) -> int:
     from .data import DATASETS
     from .eval import write_reconstructions, write_samples, write_traversal
+    from .eval.pictures import pictured
     from .run import RunConfig, build_model, load_data, load_run, save_run
     from .train import TrainConfig, Trainer
 
@@ -66,9 +67,12 @@ def cmd_train(args) -> int:
     from .models import data_defaults
 
     binarize = data_defaults(args.model).get("binarize", "dynamic") if args.binarize == "auto" else args.binarize
+    if args.source_only:
+        objective_options["adversarial_weight"] = 0.0
     cfg = RunConfig(model=args.model, model_options=model_options, objective=args.objective,
                     objective_options=objective_options, data=args.data, data_dir=args.data_dir,
-                    binarize=None if binarize == "none" else binarize, seed=args.seed)
+                    binarize=None if binarize == "none" else binarize, seed=args.seed,
+                    domain_shift=data_defaults(args.model).get("domain_shift"))
     data = load_data(cfg)
     model = build_model(cfg, data)
     epochs = args.epochs if args.epochs is not None or args.minutes is not None else 10
@@ -84,7 +88,8 @@ def cmd_train(args) -> int:
     test = data.test if data.test else data.val
     for name, write in (("samples", write_samples), ("reconstructions", write_reconstructions),
                         ("traversal", write_traversal)):
-        if name == "reconstructions" and not model.inference:
+        if pictured(model) is None or (name == "reconstructions" and not model.inference) \
+                or (name != "reconstructions" and not model.can_generate):
             continue
         write(model, out / f"{name}.png", test)
     print(json.dumps({k: v for k, v in summary.items() if isinstance(v, (int, float, str, type(None)))}))
@@ -103,27 +108,11 @@ def cmd_sample(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    import torch
-
-    from .eval import elbo, log_likelihood
+    from .eval.report import evaluate_run
     from .run import load_run
 
     model, data, cfg = load_run(args.dir)
-    split = getattr(data, args.split)
-    device = next(model.parameters()).device
-    # Binarize the held-out set once, with a fixed seed, so that every evaluation of
-    # every model scores the same binary images.
-    torch.manual_seed(args.seed)
-    split = {k: v.to(device) for k, v in data.prepare(split).items()}
-    if args.limit:
-        split = {k: v[: args.limit] for k, v in split.items()}
-    result = {"model": cfg.model, "data": cfg.data, "split": args.split,
-              "examples": next(iter(split.values())).shape[0], "k": args.k}
-    if all(not f.deterministic for f in model.inference) and model.inference:
-        result["test_log_likelihood"] = log_likelihood(model, split, k=args.k)
-        result["test_elbo"] = elbo(model, split)
-    else:
-        result["test_reconstruction"] = float(model.loss(split)["reconstruction"])
+    result = evaluate_run(model, data, cfg, split=args.split, k=args.k, seed=args.seed, limit=args.limit)
     (Path(args.dir) / "eval.json").write_text(json.dumps(result, indent=2))
     print(json.dumps(result))
     return 0
@@ -156,6 +145,8 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--warmup", type=int, default=None, help="KL warm-up steps")
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="a model option, e.g. hidden=(512,256)")
     t.add_argument("--objective-option", action="append", metavar="KEY=VALUE", help="an objective option")
+    t.add_argument("--source-only", action="store_true",
+                   help="switch the adversaries off (adversarial_weight=0): domain adaptation's baseline")
     t.add_argument("--device", default="auto", help="auto | cpu | cuda")
     t.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
     t.add_argument("--quiet", action="store_true", help="no progress bar")

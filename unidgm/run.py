@@ -21,6 +21,7 @@ class RunConfig:
     data: str = "digits"                     # digits | mnist | ring8 | grid25 | swissroll
     data_dir: str | None = None              # where MNIST's IDX files are (None: search)
     binarize: str | None = "dynamic"         # images: dynamic | static | threshold | None
+    domain_shift: str | None = None          # a target domain (invert | color) for domain adaptation
     seed: int = 0                            # seeds data splits, initialisation and training
 
     def to_dict(self) -> dict:
@@ -39,7 +40,12 @@ class RunConfig:
 def load_data(cfg: RunConfig):
     from .data import load
 
-    return load(cfg.data, data_dir=cfg.data_dir, binarize=cfg.binarize, seed=cfg.seed)
+    data = load(cfg.data, data_dir=cfg.data_dir, binarize=cfg.binarize, seed=cfg.seed)
+    if cfg.domain_shift:
+        from .data.shifted import domain_pair
+
+        data = domain_pair(data, kind=cfg.domain_shift, seed=cfg.seed)
+    return data
 
 
 def build_model(cfg: RunConfig, data):

@@ -13,10 +13,20 @@ from ..errors import GraphError
 from ..viz.grids import as_images, save_image_grid, save_scatter
 
 
+def pictured(model) -> str | None:
+    """The node a picture shows: the first visible node with a generative edge that is not
+    categorical (an image or a point), or None (a classifier's labels are no picture)."""
+    for f in model.likelihoods:
+        if model.families[f.child].name != "categorical":
+            return f.child
+    return None
+
+
 def _pictured(model) -> str:
-    if not model.likelihoods:
-        raise GraphError(f"graph '{model.graph.name}' has no visible node with a likelihood to picture")
-    return model.likelihoods[0].child
+    name = pictured(model)
+    if name is None:
+        raise GraphError(f"graph '{model.graph.name}' has no visible image or point to picture")
+    return name
 
 
 def _given(model, data: dict, n: int) -> dict:

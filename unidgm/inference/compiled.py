@@ -108,6 +108,13 @@ class CompiledModel(nn.Module):
             raise GraphError(f"the batch must map each visible node to a tensor; got {bad}") from None
         return values
 
+    def read_values(self, batch: dict, names) -> dict[str, torch.Tensor]:
+        """The values of the visible nodes ``names`` from ``batch`` (one-hot, shape checked)."""
+        missing = [n for n in names if n not in batch]
+        if missing:
+            raise GraphError(f"the batch has no {', '.join(map(repr, missing))}; add it to the batch")
+        return {n: self.read_node(n, batch[n]) for n in names}
+
     def read_node(self, name: str, v, shape=None, classes=None) -> torch.Tensor:
         """One visible node's value from a batch tensor: one-hot for class indices, shape checked."""
         if shape is None:
@@ -212,6 +219,14 @@ class CompiledModel(nn.Module):
         return self.objective.terms(self, batch, phase)
 
     # ------------------------------------------------------------------ generation
+    @property
+    def can_generate(self) -> bool:
+        """Whether the generative process can sample every latent (from a prior or a
+        generative edge), so that ``sample`` works without given latents."""
+        nodes = self.graph.nodes
+        return bool(self.likelihoods) and all(nodes[z].prior is not None or z in self.generative
+                                              for z in self.latents)
+
     @torch.no_grad()
     def sample(self, n: int, given: dict | None = None, mean: bool = True) -> dict[str, torch.Tensor]:
         """Ancestral samples of every node of the generative process.

@@ -1,0 +1,195 @@
+"""The adversarial compiler: which processes each edge compares, each phase's terms
+against hand-written formulas on the same draws, and which parameters each phase moves."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import unidgm
+from unidgm.errors import ConfigError, GraphError
+from unidgm.models import build
+
+D = 6  # data size
+Z = 3  # latent size
+
+
+def _gan(**objective):
+    torch.manual_seed(0)
+    g = unidgm.Graph("gan")
+    g.visible("x", "normal", shape=(D,))
+    g.latent("z", "normal", shape=(Z,), prior="standard")
+    g.generative("z", "x", nn.Linear(Z, D), deterministic=True)
+    g.adversarial("x", nn.Linear(D, 1))
+    return unidgm.compile(g, "adversarial", **objective)
+
+
+def _batch(n=8):
+    return {"x": torch.randn(n, D, generator=torch.Generator().manual_seed(1))}
+
+
+def test_processes_default_from_roles():
+    g = unidgm.Graph("t")
+    g.visible("x", "normal", shape=(D,))
+    g.latent("z", "normal", shape=(Z,), prior="standard")
+    g.generative("z", "x", nn.Linear(Z, D), deterministic=True)
+    g.inference("x", "z", nn.Linear(D, Z), deterministic=True)
+    on_x = g.adversarial("x", nn.Linear(D, 1))
+    on_z = g.adversarial("z", nn.Linear(Z, 1))
+    joint = g.adversarial(["x", "z"], nn.Linear(D + Z, 1), indicator="y")
+    assert (on_x.real, on_x.fake) == ("data", "generative")          # GAN
+    assert (on_z.real, on_z.fake) == ("generative", "inference")     # AAE
+    assert (joint.real, joint.fake) == ("inference", "generative")   # BiGAN
+    assert g.nodes["y_x"].role == "indicator" and g.nodes["y"].role == "indicator"
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"real": "data"}, "visible nodes only"),
+    ({"fake": "posterior"}, "not a process"),
+    ({"real": "inference", "fake": "inference"}, "nothing to tell apart"),
+    ({"fake_inputs": {"z": "z2"}}, "not a visible node"),
+])
+def test_declaration_errors(kwargs, match):
+    g = unidgm.Graph("t")
+    g.visible("x", "normal", shape=(D,))
+    g.latent("z", "normal", shape=(Z,), prior="standard")
+    with pytest.raises(GraphError, match=match):
+        g.adversarial("z", nn.Linear(Z, 1), **kwargs)
+
+
+def test_discriminator_must_be_a_module():
+    g = unidgm.Graph("t")
+    g.visible("x", "normal", shape=(D,))
+    with pytest.raises(GraphError, match="torch.nn.Module"):
+        g.adversarial("x", lambda v: v)
+    assert "y_x" not in g  # no orphan indicator is left behind
+
+
+def test_compile_errors_name_the_fix():
+    g = unidgm.Graph("t")
+    g.visible("x", "normal", shape=(D,))
+    g.latent("z", "normal", shape=(Z,), prior="standard")
+    g.generative("z", "x", nn.Linear(Z, D), deterministic=True)
+    with pytest.raises(GraphError, match="no adversarial edge"):
+        unidgm.compile(g, "adversarial")
+    with pytest.raises(ConfigError, match="unknown|not one of|choose"):
+        _gan(divergence="kld")
+    with pytest.raises(ConfigError, match="ns-gan"):
+        _gan(divergence="hinge", importance_weights=4)
+
+
+def test_gan_terms_equal_goodfellow_on_the_same_draws():
+    model = _gan()
+    G, Dn = model.nets["generative_x"], model.nets["adversarial_y_x"]
+    batch = _batch()
+    torch.manual_seed(5)
+    d = model.loss(batch, phase="discriminator")["discriminator"]
+    torch.manual_seed(5)
+    fake = G(torch.randn(8, Z))
+    ref = F.softplus(-Dn(batch["x"])).mean() + F.softplus(Dn(fake)).mean()  # -log D(x) - log(1 - D(G(z)))
+    assert torch.allclose(d, ref, atol=1e-6)
+    torch.manual_seed(6)
+    g = model.loss(batch, phase="generator")["loss"]
+    torch.manual_seed(6)
+    ref = F.softplus(-Dn(G(torch.randn(8, Z)))).mean()  # non-saturating: -log D(G(z))
+    assert torch.allclose(g, ref, atol=1e-6)
+
+
+def test_each_phase_moves_only_its_parameters():
+    model = _gan()
+    groups = model.parameter_groups()
+    batch = _batch()
+    for phase in model.phases:
+        params = [p for g in phase.groups for p in groups[g]]
+        others = [p for p in model.parameters() if all(p is not q for q in params)]
+        before = [p.detach().clone() for p in others]
+        model.zero_grad(set_to_none=True)
+        model.loss(batch, phase=phase.name)[phase.loss].backward()
+        torch.optim.SGD(params, lr=0.1).step()
+        assert all(torch.equal(a, p) for a, p in zip(before, others))
+    assert [p.name for p in model.phases] == ["discriminator", "generator"]
+
+
+def test_importance_weighted_generator_loss():
+    model = _gan(importance_weights=4)
+    G, Dn = model.nets["generative_x"], model.nets["adversarial_y_x"]
+    torch.manual_seed(2)
+    loss = model.loss(_batch(), phase="generator")["loss"]
+    torch.manual_seed(2)
+    v = Dn(G(torch.randn(8, Z))).reshape(2, 4)
+    w = torch.exp(v) / torch.exp(v).sum(-1, keepdim=True)  # D/(1-D) = exp(v), normalised per group
+    ref = (w.detach() * F.softplus(-v)).sum(-1).mean()
+    assert torch.allclose(loss, ref, atol=1e-6)
+
+
+def test_infogan_mutual_information_term():
+    torch.manual_seed(0)
+    model = unidgm.compile(build("infogan", x_shape=(1, 8, 8), noise_dim=4, categories=3, continuous=0, hidden=(16,)))
+    G, Q = model.nets["generative_x"], model.nets["inference_c"]
+    batch = {"x": torch.rand(5, 1, 8, 8)}
+    torch.manual_seed(3)
+    terms = model.loss(batch, phase="generator")
+    torch.manual_seed(3)
+    z = torch.randn(5, 4)
+    c = F.one_hot(torch.distributions.Categorical(logits=torch.zeros(3)).sample((5,)), 3).float()
+    x = G(torch.cat([z, c], -1))
+    ref = -(c * torch.log_softmax(Q(x), -1)).sum(-1).mean()
+    assert torch.allclose(terms["mutual_information"], ref, atol=1e-5)
+    assert set(terms) == {"mutual_information", "generator", "loss"}
+
+
+def test_aae_reconstruction_and_no_kl():
+    model = unidgm.compile(build("aae", x_shape=(D,), latent_dim=Z, hidden=(8,)))
+    E, P = model.nets["inference_z"], model.nets["generative_x"]
+    x = torch.bernoulli(torch.full((4, D), 0.5))
+    terms = model.loss({"x": x}, phase="generator")
+    rec = F.binary_cross_entropy_with_logits(P(E(x)), x, reduction="none").sum(-1).mean()
+    assert torch.allclose(terms["reconstruction"], rec, atol=1e-5)
+    assert "kl" not in terms  # the adversary matches q(z) to the prior instead
+
+
+def test_bigan_fools_on_both_sides():
+    torch.manual_seed(0)
+    model = unidgm.compile(build("bigan", x_shape=(D,), latent_dim=Z, hidden=(8,)))
+    G, E, Dn = (model.nets[k] for k in ("generative_x", "inference_z", "adversarial_y_x_z"))
+    x = torch.randn(4, D)
+    torch.manual_seed(1)
+    loss = model.loss({"x": x}, phase="generator")["loss"]
+    torch.manual_seed(1)
+    z = torch.randn(4, Z)
+    v_fake = Dn(torch.cat([G(z), z], -1))
+    v_real = Dn(torch.cat([x, E(x)], -1))
+    ref = F.softplus(-v_fake).mean() + F.softplus(v_real).mean()  # flipped labels on both sides
+    assert torch.allclose(loss, ref, atol=1e-5)
+
+
+def test_aavae_weights_generated_samples_by_the_discriminator():
+    torch.manual_seed(0)
+    model = unidgm.compile(build("aavae", x_shape=(D,), latent_dim=Z, hidden=(8,)))
+    terms = model.loss({"x": torch.bernoulli(torch.full((4, D), 0.5))}, phase="generator")
+    assert {"reconstruction", "kl", "elbo", "generator", "loss"} == set(terms)
+    assert torch.allclose(terms["loss"], terms["reconstruction"] + terms["kl"] + terms["generator"])
+    assert model.objective.monitor == "elbo"
+
+
+def test_domain_adaptation_reads_the_target_images():
+    torch.manual_seed(0)
+    model = unidgm.compile(build("ada", x_shape=(D,), feature_dim=Z, hidden=(8,), net="mlp"))
+    Fx, Dn = model.nets["inference_f"], model.nets["adversarial_y_f"]
+    batch = {"x": torch.randn(4, D), "y": torch.tensor([0, 1, 2, 3]), "x_target": torch.randn(4, D) + 3}
+    d = model.loss(batch, phase="discriminator")["discriminator"]
+    ref = F.softplus(-Dn(Fx(batch["x"]))).mean() + F.softplus(Dn(Fx(batch["x_target"]))).mean()
+    assert torch.allclose(d, ref, atol=1e-6)
+    source_only = unidgm.compile(build("ada", x_shape=(D,), feature_dim=Z, hidden=(8,), net="mlp",
+                                       adversarial_weight=0.0))
+    assert [p.name for p in source_only.phases] == ["generator"]
+    assert set(source_only.loss(batch, phase="generator")) == {"reconstruction", "loss"}
+
+
+def test_wgan_gp_evaluates_without_gradients():
+    model = _gan(divergence="wgan-gp")
+    with torch.no_grad():
+        terms = model.loss(_batch())
+    assert math.isfinite(terms["discriminator"].item()) and "divergence" in terms
+    assert model.loss(_batch(), phase="discriminator")["discriminator"].requires_grad

@@ -1,0 +1,91 @@
+"""``unidgm eval``'s report: every metric that applies to a run's model, read off its graph.
+
+- ``test_log_likelihood`` (k importance samples) and ``test_elbo``: models whose every latent
+  has a stochastic inference edge and whose data has an explicit likelihood;
+- ``fid``: image models that can generate (classifier-feature Frechet distance against the
+  test images, with the library's own digit classifier);
+- ``modes_covered``, ``high_quality_share``: generators of the 2-D mixtures (VEEGAN's rule);
+- ``code_accuracy``: a categorical latent inferred from the image, against the digit labels
+  after the best matching (InfoGAN's categorical code);
+- ``target_accuracy``: domain adaptation, the label classifier on the target domain.
+"""
+from __future__ import annotations
+
+import torch
+
+from .likelihood import elbo, log_likelihood
+
+
+def evaluate_run(model, data, cfg, split: str = "test", k: int = 1000, seed: int = 0, limit: int | None = None,
+                 samples: int = 10000) -> dict:
+    """The metrics of a trained run on ``split`` as a JSON-friendly dict."""
+    device = next(model.parameters()).device
+    raw = getattr(data, split)
+    torch.manual_seed(seed)  # the held-out binarization and the samples are the same on every call
+    held_out = {k_: v.to(device) for k_, v in data.prepare(raw).items()}
+    raw = {k_: v.to(device) for k_, v in raw.items()}
+    if limit:
+        held_out = {k_: v[:limit] for k_, v in held_out.items()}
+        raw = {k_: v[:limit] for k_, v in raw.items()}
+    n = next(iter(held_out.values())).shape[0]
+    result = {"model": cfg.model, "data": cfg.data, "split": split, "examples": n}
+    graph = model.graph
+    nodes = graph.nodes
+    x = model.likelihoods[0].child if model.likelihoods else None
+    explicit = [f for f in model.likelihoods if not f.deterministic]
+    if explicit and model.inference and all(not f.deterministic for f in model.inference) \
+            and all(any(f.child == z for f in model.inference) for z in model.latents):
+        result["k"] = k
+        result["test_log_likelihood"] = log_likelihood(model, held_out, k=k)
+        result["test_elbo"] = elbo(model, held_out)
+    generates = x is not None and model.can_generate
+    if generates and len(nodes[x].shape) == 3 and cfg.data in ("mnist", "digits"):
+        from .classifier import digit_classifier
+        from .frechet import fid
+
+        classifier = digit_classifier(cfg.data, data_dir=cfg.data_dir).to(device)
+        fake = _generate(model, x, min(samples, n), raw)
+        result["fid"] = fid(classifier, raw[x][: fake.shape[0]], fake)
+    if generates and "centers" in data.meta:
+        from .modes import mode_metrics
+
+        fake = _generate(model, x, 2500, raw)
+        result.update(mode_metrics(fake.cpu(), data.meta["centers"], data.meta["std"]))
+    codes = [f for f in model.inference if model.families[f.child].name == "categorical"
+             and not nodes[f.child].role == "visible" and all(nodes[p].role == "visible" for p in f.parents)]
+    if codes and "y" in raw and "y" not in nodes:
+        from .matching import code_accuracy
+
+        f = codes[0]
+        with torch.no_grad():
+            predicted = f.params(model.read_values(raw, f.parents))[0].argmax(-1)
+        result["code_accuracy"] = code_accuracy(predicted.cpu(), raw["y"].cpu())
+    if "x_target" in raw and "y_target" in raw and "y" in nodes and "y" in model.generative:
+        result["target_accuracy"] = _target_accuracy(model, raw)
+        result["source_accuracy"] = _target_accuracy(model, {"x_target": raw["x"], "y_target": raw["y"]})
+    return result
+
+
+@torch.no_grad()
+def _generate(model, x: str, n: int, raw: dict, batch: int = 1000) -> torch.Tensor:
+    out = []
+    given_nodes = [name for name, node in model.graph.nodes.items() if node.given]
+    for i in range(0, n, batch):
+        m = min(batch, n - i)
+        given = {g: raw[g][i:i + m] for g in given_nodes if g in raw}
+        out.append(model.sample(m, given=given)[x])
+    return torch.cat(out)
+
+
+@torch.no_grad()
+def _target_accuracy(model, raw: dict) -> float:
+    """Accuracy of the label edge p(y | features) on the target images: features from the
+    inference process with x replaced by x_target."""
+    values = model.read_values({"x": raw["x_target"]}, ["x"])
+    for f in model.inference:
+        if all(p in values for p in f.parents):
+            params = f.params(values)
+            values[f.child] = params[0] if f.deterministic else f.family.mean(params)
+    label = model.generative["y"]
+    predicted = label.params(values)[0].argmax(-1)
+    return (predicted == raw["y_target"]).float().mean().item()
