@@ -26,7 +26,8 @@ def _build(name, net="mlp"):
 
 def _batch(n=6):
     g = torch.Generator().manual_seed(0)
-    return {"x": torch.bernoulli(torch.rand((n,) + X_SHAPE, generator=g)), "y": torch.randint(0, 10, (n,), generator=g)}
+    return {"x": torch.bernoulli(torch.rand((n,) + X_SHAPE, generator=g)), "y": torch.randint(0, 10, (n,), generator=g),
+            "x_target": torch.rand((n,) + X_SHAPE, generator=g)}  # domain adaptation's second domain
 
 
 def test_catalogue_lists_the_first_entries():
@@ -61,7 +62,7 @@ ELBO_MODELS = [n for n in catalogue() if build(n).objective.get("name", "elbo") 
 
 
 def test_every_family_is_in_the_catalogue():
-    assert {"gan", "fgan", "wgan-gp", "infogan", "aae", "bigan", "aavae", "iwgan"} <= set(catalogue())
+    assert {"gan", "fgan", "wgan-gp", "infogan", "aae", "bigan", "aavae", "iwgan", "ada"} <= set(catalogue())
     assert set(ELBO_MODELS) == {"ae", "vae", "beta-vae", "iwae", "cvae", "hvae"}
 
 
