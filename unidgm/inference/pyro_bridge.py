@@ -6,32 +6,91 @@ and read their outputs through the same families, so ``pyro.infer.SVI`` with
 ``Trace_ELBO`` trains them as they are and ``pyro.render_model`` draws them. On the same
 draws, ``Trace_ELBO``'s loss equals the compiled ELBO's with ``kl="mc"`` times the batch
 size (Pyro sums over the data plate where the compiled loss averages).
+
+Adversarial edges are read as Hu et al. (2018, Sec. 3.2) read a GAN, generation as
+posterior inference: for each edge an indicator site y (1 for the edge's real process, 0
+for its fake one, observed over a plate of both sides), the compared values x drawn from
+one process or the other according to y (deterministic sites ``<node>_real`` and
+``<node>_fake``), and the discriminator q_psi(y | x) scoring the indicator, as an observed
+Bernoulli site ``q_<y>`` for the GAN divergences (its log-probability is minus the batch
+size times the compiled discriminator loss) or as ``pyro.factor("discriminator_<y>")``
+for the others. The generator's side is ``pyro.factor("generator_<y>")`` (Hu et al.'s
+reversed q^r for the non-saturating game), and InfoGAN's code posterior on generated
+samples an observed site ``q_<c>``. Seeded alike, a Pyro trace and a compiled phase draw
+the same samples, so the test can find each compiled term in the trace.
 """
 from __future__ import annotations
-
-import networkx as nx
 
 from ..errors import GraphError
 
 
 def _batch_size(model, values) -> int:
-    for name, _, _ in model._visible:
-        return values[name].shape[0]
+    for v in values.values():
+        return v.shape[0]
     raise GraphError("the batch holds no visible node")  # unreachable: validate() requires one
 
 
+def _adversarial_sites(model, batch: dict) -> None:
+    import pyro
+    import pyro.distributions as dist
+    import torch
+
+    from .sources import Trace
+
+    objective = model.objective
+    trace = Trace(model, batch)
+    for a in getattr(objective, "adversaries", ()):
+        y = a.edge.child
+        real, fake = a.values(trace, 0), a.values(trace, 1)
+        for side, values in (("real", real), ("fake", fake)):
+            for n in a.nodes:
+                pyro.deterministic(f"{n}_{side}", values[n], event_dim=len(model.graph.nodes[n].shape))
+        v_real, v_fake = a.critic(real), a.critic(fake)
+        size = v_real.shape[0]
+        indicator = torch.cat([torch.ones(size), torch.zeros(v_fake.shape[0])]).to(v_real)
+        divergence = objective.divergence
+        with pyro.plate(f"sides_{y}", indicator.shape[0]):
+            pyro.sample(y, dist.Bernoulli(0.5), obs=indicator)  # p(y): which process made x
+            if divergence.name in ("gan", "ns-gan") and not divergence.penalty_weight:
+                pyro.sample(f"q_{y}", dist.Bernoulli(logits=torch.cat([v_real, v_fake])), obs=indicator)
+        if divergence.name not in ("gan", "ns-gan"):
+            pyro.factor(f"discriminator_{y}", -size * divergence.discriminator_loss(v_real, v_fake))
+        if objective.adversarial_weight:
+            v_gen_real = v_real if a.trainable[0] else None
+            loss = objective._importance_weighted(v_fake) if objective.importance_weights else \
+                divergence.generator_loss(v_fake, v_gen_real)
+            pyro.factor(f"generator_{y}", -size * loss)
+    for f in getattr(objective, "mi", ()):
+        gen = trace.values("generative", (), objective.generated)
+        with pyro.plate(f"codes_{f.child}", gen[f.child].shape[0]):
+            pyro.sample(f"q_{f.child}", f.family.pyro_dist(f.params(gen), f.event_dims), obs=gen[f.child])
+
+
 def pyro_model(model, batch: dict) -> None:
-    """p: every node in generative topological order; visible nodes observed."""
+    """p: every node in generative topological order; visible nodes observed; then each
+    adversarial edge's indicator, discriminator and generator sites."""
     import pyro
 
     pyro.module("unidgm", model)
-    values = model.read_batch(batch)
+    adversarial = model.graph.edges_of("adversarial")
+    if adversarial:
+        _adversarial_sites(model, batch)
+        # Only nodes that an explicit likelihood needs join the generative sites (AAVAE).
+        explicit = [f for f in model.likelihoods if not f.deterministic]
+        if not explicit:
+            return
+        needed = set(model.generative_plan(tuple(f.child for f in explicit))[0])
+        values = model.read_values(batch, [f.child for f in explicit] + [
+            n for n, node in model.graph.nodes.items() if node.given and n in batch])
+    else:
+        needed = None
+        values = model.read_batch(batch)
     observed = {n for n, node in model.graph.nodes.items() if node.role == "visible"}
     size = _batch_size(model, values)
     with pyro.plate("data", size):
-        for name in nx.topological_sort(model.graph.process("generative")):
+        for name in model.generative_order:
             node = model.graph.nodes[name]
-            if node.role == "indicator" or node.given:
+            if node.role == "indicator" or node.given or (needed is not None and name not in needed):
                 continue
             f = model.generative.get(name)
             if f is None:
