@@ -66,3 +66,38 @@ def test_errors_are_one_line_with_the_fix(tmp_path, capsys):
 def test_console_script_module_runs():
     r = subprocess.run([sys.executable, "-m", "unidgm.cli", "list"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "vae" in r.stdout
+
+
+def _eval(capsys, run, *extra):
+    capsys.readouterr()
+    assert main(["eval", str(run), "--limit", "200", *extra]) == 0
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def test_gan_on_the_ring_reports_modes(tmp_path, capsys):
+    run = tmp_path / "gan"
+    assert main(["train", "gan", "--data", "ring8", "--epochs", "1", "--out", str(run), "--quiet",
+                 "--latent-dim", "2", "--set", "hidden=(32,)"]) == 0
+    assert (run / "samples.png").exists() and not (run / "best.pt").exists()  # no held-out score: last.pt
+    result = _eval(capsys, run)
+    assert 0 <= result["modes_covered"] <= 8 and 0 <= result["high_quality_share"] <= 1
+    assert "test_log_likelihood" not in result
+
+
+def test_infogan_reports_code_accuracy_and_fid(tmp_path, capsys):
+    run = tmp_path / "infogan"
+    assert main(["train", "infogan", "--data", "digits", "--epochs", "1", "--out", str(run), "--quiet",
+                 "--set", "hidden=(32,)", "--set", "noise_dim=4"]) == 0
+    assert json.loads((run / "run.json").read_text())["binarize"] is None  # grey images for an implicit model
+    result = _eval(capsys, run)
+    assert 0 < result["code_accuracy"] <= 1 and result["fid"] > 0
+
+
+def test_domain_adaptation_and_its_baseline(tmp_path, capsys):
+    for flag, name in (([], "ada"), (["--source-only"], "so")):
+        run = tmp_path / name
+        assert main(["train", "ada", "--data", "digits", "--epochs", "15", "--lr", "1e-3", "--out", str(run), "--quiet",
+                     "--set", "hidden=(32,)", *flag]) == 0
+        result = _eval(capsys, run)
+        assert 0 <= result["target_accuracy"] <= 1 and result["source_accuracy"] > 0.3  # chance is 0.1
+    assert json.loads((tmp_path / "so" / "run.json").read_text())["objective_options"] == {"adversarial_weight": 0.0}

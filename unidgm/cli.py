@@ -88,7 +88,7 @@ def cmd_train(args) -> int:
     test = data.test if data.test else data.val
     for name, write in (("samples", write_samples), ("reconstructions", write_reconstructions),
                         ("traversal", write_traversal)):
-        if pictured(model) is None or (name == "reconstructions" and not model.inference) \
+        if pictured(model) is None or (name == "reconstructions" and not model.can_reconstruct) \
                 or (name != "reconstructions" and not model.can_generate):
             continue
         write(model, out / f"{name}.png", test)

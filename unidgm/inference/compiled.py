@@ -227,6 +227,12 @@ class CompiledModel(nn.Module):
         return bool(self.likelihoods) and all(nodes[z].prior is not None or z in self.generative
                                               for z in self.latents)
 
+    @property
+    def can_reconstruct(self) -> bool:
+        """Whether q infers every latent, so that ``reconstruct`` can decode data."""
+        inferred = {f.child for f in self.inference}
+        return bool(self.inference) and all(z in inferred for z in self.latents)
+
     @torch.no_grad()
     def sample(self, n: int, given: dict | None = None, mean: bool = True) -> dict[str, torch.Tensor]:
         """Ancestral samples of every node of the generative process.
