@@ -333,8 +333,10 @@ class Trainer:
                     self._save_last(started)
                 now = time.monotonic()
                 if by_time:
-                    bar.update(now - started - shown)
-                    shown = now - started
+                    # The last step overshoots the budget; the bar stops at its total.
+                    seen = min(now - started, bar.total)
+                    bar.update(seen - shown)
+                    shown = seen
                 else:
                     bar.update(1)
                 if deadline is not None and now >= deadline:
