@@ -44,7 +44,7 @@ METRICS = {"ring": ["modes_covered", "high_quality_share"], "infogan": ["code_ac
            "ada": ["target_accuracy", "source_accuracy"], "aavae": ["test_elbo"], "iwgan": ["fid"]}
 
 
-def run_one(exp, label, model, data, extra, seed, minutes, out, data_dir, k):
+def run_one(exp, label, model, data, extra, seed, minutes, out, data_dir, k, reuse=False):
     folder = Path(out) / exp / f"{label}-seed{seed}"
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
     cmd = [sys.executable, "-m", "unidgm.cli", "train", model, "--data", data, "--minutes", str(minutes),
@@ -52,16 +52,20 @@ def run_one(exp, label, model, data, extra, seed, minutes, out, data_dir, k):
     if data_dir:
         cmd += ["--data-dir", data_dir]
     t = time.perf_counter()
-    train = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    if train.returncode != 0:
-        return {"experiment": exp, "label": label, "seed": seed, "error": train.stderr.strip()[-500:]}
+    if reuse and (folder / "train.json").exists():
+        steps = json.loads((folder / "train.json").read_text()).get("steps")
+    else:
+        train = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        if train.returncode != 0:
+            return {"experiment": exp, "label": label, "seed": seed, "error": train.stderr.strip()[-500:]}
+        (folder / "train.json").write_text(train.stdout.strip().splitlines()[-1])
+        steps = json.loads(train.stdout.strip().splitlines()[-1]).get("steps")
     ev = subprocess.run([sys.executable, "-m", "unidgm.cli", "eval", str(folder), "--k", str(k)], env=env,
                         capture_output=True, text=True)
     if ev.returncode != 0:
         return {"experiment": exp, "label": label, "seed": seed, "error": ev.stderr.strip()[-500:]}
     result = json.loads(ev.stdout.strip().splitlines()[-1])
-    summary = json.loads(train.stdout.strip().splitlines()[-1])
-    result.update(experiment=exp, label=label, seed=seed, minutes=minutes, steps=summary.get("steps"),
+    result.update(experiment=exp, label=label, seed=seed, minutes=minutes, steps=steps,
                   seconds=round(time.perf_counter() - t, 1), folder=str(folder))
     return result
 
@@ -100,7 +104,7 @@ def ring_picture(results, out: Path) -> Path | None:
     for ax, label in zip(axes, ("vae", "gan")):
         model, data, _ = load_run(runs[label]["folder"], checkpoint="best.pt")
         torch.manual_seed(0)
-        x = model.sample(2000)["x"].cpu()
+        x = model.sample(2000, mean=False)["x"].cpu()
         ref = data.test["x"][:2000]
         ax.scatter(ref[:, 0], ref[:, 1], s=2, c="0.7")
         ax.scatter(x[:, 0], x[:, 1], s=2, c="tab:blue")
@@ -124,6 +128,7 @@ def main():
     ap.add_argument("--k", type=int, default=100, help="importance samples for the test ELBO/likelihood")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--out", default="runs/adversarial")
+    ap.add_argument("--reuse", action="store_true", help="re-evaluate finished runs instead of training them again")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -131,7 +136,8 @@ def main():
             for label, model, data, extra in EXPERIMENTS[exp] for seed in args.seeds]
     print(f"{len(jobs)} runs of {args.minutes} min, {args.jobs} at a time", flush=True)
     with ThreadPoolExecutor(args.jobs) as pool:
-        futures = [pool.submit(run_one, *job, args.minutes, args.out, args.data_dir, args.k) for job in jobs]
+        futures = [pool.submit(run_one, *job, args.minutes, args.out, args.data_dir, args.k, args.reuse)
+                   for job in jobs]
         results = []
         for f in futures:
             r = f.result()

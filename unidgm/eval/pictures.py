@@ -50,10 +50,10 @@ def write_samples(model, path, data: dict, n: int | None = None, image_shape=Non
         n = 64 if len(model.graph.nodes[x_name].shape) != 1 or model.graph.nodes[x_name].shape[0] > 3 else 2000
     device = next(model.parameters()).device
     given = {k: v.to(device) for k, v in _given(model, data, n).items()}
-    x = model.sample(n, given=given)[x_name]
-    images = as_images(x, image_shape)
+    images = as_images(model.sample(min(n, 64), given=given)[x_name], image_shape)
     if images is not None:
         return save_image_grid(path, images[:64], nrow=8)
+    x = model.sample(n, given=given, mean=False)[x_name]  # points: draws, noise included
     return save_scatter(path, x, data[x_name][:2000], title=f"{model.graph.name}: samples")
 
 

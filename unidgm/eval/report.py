@@ -4,7 +4,8 @@
   has a stochastic inference edge and whose data has an explicit likelihood;
 - ``fid``: image models that can generate (classifier-feature Frechet distance against the
   test images, with the library's own digit classifier);
-- ``modes_covered``, ``high_quality_share``: generators of the 2-D mixtures (VEEGAN's rule);
+- ``modes_covered``, ``high_quality_share``: generators of the 2-D mixtures (VEEGAN's rule),
+  on draws of the model (an explicit likelihood's observation noise included);
 - ``code_accuracy``: a categorical latent inferred from the image, against the digit labels
   after the best matching (InfoGAN's categorical code);
 - ``target_accuracy``: domain adaptation, the label classifier on the target domain.
@@ -49,7 +50,7 @@ def evaluate_run(model, data, cfg, split: str = "test", k: int = 1000, seed: int
     if generates and "centers" in data.meta:
         from .modes import mode_metrics
 
-        fake = _generate(model, x, 2500, raw)
+        fake = _generate(model, x, 2500, raw, mean=False)  # draws, observation noise included
         result.update(mode_metrics(fake.cpu(), data.meta["centers"], data.meta["std"]))
     codes = [f for f in model.inference if model.families[f.child].name == "categorical"
              and not nodes[f.child].role == "visible" and all(nodes[p].role == "visible" for p in f.parents)]
@@ -67,13 +68,15 @@ def evaluate_run(model, data, cfg, split: str = "test", k: int = 1000, seed: int
 
 
 @torch.no_grad()
-def _generate(model, x: str, n: int, raw: dict, batch: int = 1000) -> torch.Tensor:
+def _generate(model, x: str, n: int, raw: dict, batch: int = 1000, mean: bool = True) -> torch.Tensor:
+    """``n`` generated values of ``x``: the likelihood's means (images, the usual picture and
+    FID input) or, with ``mean=False``, draws."""
     out = []
     given_nodes = [name for name, node in model.graph.nodes.items() if node.given]
     for i in range(0, n, batch):
         m = min(batch, n - i)
         given = {g: raw[g][i:i + m] for g in given_nodes if g in raw}
-        out.append(model.sample(m, given=given)[x])
+        out.append(model.sample(m, given=given, mean=mean)[x])
     return torch.cat(out)
 
 
