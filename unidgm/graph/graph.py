@@ -53,6 +53,7 @@ class Graph:
     def __init__(self, name: str = "model"):
         self.name = name
         self._nx = nx.MultiDiGraph(name=name)
+        self._nodes: dict[str, Node] = {}  # in declaration order; `nodes` is a live view
         self._edges: list[Edge] = []
         self.objective: dict = {}
 
@@ -141,8 +142,8 @@ class Graph:
     # ------------------------------------------------------------------ views
     @property
     def nodes(self) -> Mapping[str, Node]:
-        """Read-only mapping from name to :class:`Node`, in declaration order."""
-        return MappingProxyType({n: d["node"] for n, d in self._nx.nodes(data=True)})
+        """Read-only live mapping from name to :class:`Node`, in declaration order."""
+        return MappingProxyType(self._nodes)
 
     @property
     def edges(self) -> tuple[Edge, ...]:
@@ -201,6 +202,7 @@ class Graph:
         except TypeError as e:
             raise GraphError(f"node '{node.name}': bad options {node.options} for family {node.family!r}: {e}") from None
         self._nx.add_node(node.name, node=node)
+        self._nodes[node.name] = node
         return node
 
     def _parents(self, parents, kind: str) -> tuple[str, ...]:
