@@ -47,8 +47,8 @@ def cmd_train(args) -> int:
     from .data import DATASETS
     from .eval import write_reconstructions, write_samples, write_traversal
     from .eval.pictures import pictured
-    from .run import RunConfig, build_model, load_data, load_run, save_run
-    from .train import TrainConfig, Trainer
+    from .run import RunConfig, build_model, load_data, save_run
+    from .train import TrainConfig, Trainer, load_checkpoint
 
     if args.data not in DATASETS:
         raise UnidgmError(f"--data {args.data!r}: choose one of {', '.join(DATASETS)}")
@@ -84,7 +84,10 @@ def cmd_train(args) -> int:
                             monitor=model.objective.monitor, **optim)
     save_run(out, cfg)
     summary = Trainer(model, data, train_cfg, resume=args.resume).fit()
-    model, data, cfg = load_run(out)
+    # Pictures from the best checkpoint, into the model and data already in memory.
+    best = out / "best.pt" if (out / "best.pt").exists() else out / "last.pt"
+    model.load_state_dict(load_checkpoint(best)["model"])
+    model.eval()
     test = data.test if data.test else data.val
     for name, write in (("samples", write_samples), ("reconstructions", write_reconstructions),
                         ("traversal", write_traversal)):

@@ -242,15 +242,14 @@ class Graph:
                              f"{node.role}; point the edge at a latent")
         if kind != "adversarial" and node.role == "indicator":
             raise GraphError(f"{kind} edge into '{child}': '{child}' is an adversarial indicator")
-        if self.edge_into(child, kind) is not None:
-            other = self.edge_into(child, kind)
+        other = self.edge_into(child, kind)
+        if other is not None:
             raise GraphError(f"'{child}' already has the {kind} edge {other.name}; one process explains a "
                              f"variable once, so merge the parents into one edge, e.g. "
                              f"g.{kind}({list(other.parents + parents)!r}, {child!r}, net)")
-        edge = Edge(kind, parents, child, net, bool(deterministic or node.family == "delta"), combine)
-        if sources is not None:
-            real, fake, real_inputs, fake_inputs = sources
-            edge = Edge(kind, parents, child, net, False, combine, real, fake, real_inputs, fake_inputs)
+        real, fake, real_inputs, fake_inputs = sources or (None, None, (), ())
+        edge = Edge(kind, parents, child, net, bool(deterministic or node.family == "delta"), combine,
+                    real, fake, real_inputs, fake_inputs)
         self._edges.append(edge)
         for p in parents:
             self._nx.add_edge(p, child, key=kind, edge=edge)

@@ -144,10 +144,11 @@ class Adversarial(Objective):
                     raise GraphError(f"edge {f.edge.name} is an explicit likelihood, but its parent '{p}' has no "
                                      f"inference edge to infer it from data; add g.inference(<parents>, '{p}', net)")
         implicit = {f.child for f in model.likelihoods if f.deterministic}
+        codes = self._mi_children(model, implicit)
         self.kl = [f for f in model.inference if not f.deterministic and f.child not in matched
-                   and f.child not in self._mi_children(model, implicit)
+                   and f.child not in codes
                    and (graph.nodes[f.child].prior is not None or f.child in model.generative)]
-        self.mi = [f for f in model.inference if f.child in self._mi_children(model, implicit)]
+        self.mi = [f for f in model.inference if f.child in codes]
         # One draw of the generative process serves every term that reads it: InfoGAN's
         # code posterior scores the very samples the adversary judges.
         generated = {n for a in self.adversaries for n in a.nodes}
