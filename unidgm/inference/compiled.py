@@ -86,6 +86,10 @@ class CompiledModel(nn.Module):
         groups["generative"].extend(self.learned_priors.values())
         return groups
 
+    def formula(self):
+        """The compiled objective, term by term, as text and LaTeX (see ``Objective.describe``)."""
+        return self.objective.describe(self)
+
     def set_schedule_step(self, step: int) -> None:
         """Tells schedules (KL warm-up) the global training step; the Trainer calls it."""
         self.objective.step = step

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .formula import Formula  # noqa: F401  (the type describe() returns)
+
 
 @dataclass(frozen=True)
 class Phase:
@@ -49,6 +51,11 @@ class Objective:
 
     def terms(self, model, batch: dict) -> dict:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def describe(self, model) -> "Formula":  # pragma: no cover - interface
+        """The objective as a :class:`~unidgm.inference.formula.Formula`, term by term,
+        derived from the plan ``bind`` built (the same plan ``terms`` runs)."""
+        raise NotImplementedError(f"objective '{self.name}' does not describe itself yet")
 
     def __repr__(self) -> str:
         return self.name
