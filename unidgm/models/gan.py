@@ -43,12 +43,3 @@ def wgan_gp(x_shape=(1, 28, 28), latent_dim=64, hidden=(256, 256), net="mlp", pe
     five critic steps per generator step)."""
     return _gan_graph("wgan-gp", x_shape, latent_dim, hidden, net).set_objective(
         "adversarial", divergence="wgan-gp", divergence_options={"penalty": penalty}, d_steps=d_steps)
-
-
-@register("iwgan", binarize=None)
-def iwgan(x_shape=(1, 28, 28), latent_dim=64, hidden=(256, 256), net="mlp", k=4) -> Graph:
-    """Importance-weighted GAN (Hu et al. 2018, Sec. 4): the GAN whose generator loss
-    weights each group of k samples by normalised importance weights D(x)/(1 - D(x)),
-    transferred from the IWAE."""
-    return _gan_graph("iwgan", x_shape, latent_dim, hidden, net).set_objective(
-        "adversarial", importance_weights=k)

@@ -1,0 +1,15 @@
+"""The importance-weighted GAN: Hu et al.'s transfer of the IWAE's importance weights to GANs."""
+from __future__ import annotations
+
+from ..graph.graph import Graph
+from .gan import _gan_graph
+from .registry import register
+
+
+@register("iwgan", binarize=None)
+def iwgan(x_shape=(1, 28, 28), latent_dim=64, hidden=(256, 256), net="mlp", k=4) -> Graph:
+    """Importance-weighted GAN (Hu et al. 2018, Sec. 4): the GAN whose generator loss
+    weights each group of k samples by normalised importance weights D(x)/(1 - D(x)),
+    transferred from the IWAE."""
+    return _gan_graph("iwgan", x_shape, latent_dim, hidden, net).set_objective(
+        "adversarial", importance_weights=k)
