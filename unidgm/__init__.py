@@ -6,10 +6,11 @@ deterministic and adversarial processes; one engine compiles it into objectives,
 model/guide pair, a training loop and a diagram.
 """
 from .errors import CheckpointError, ConfigError, DataError, GraphError, TrainingError, UnidgmError
-from .graph import Graph
+from .graph import Graph, activate_adversary, importance_weight, swap_processes, swap_roles
 from .inference import compile
 
 __version__ = "0.1.0"
 
-__all__ = ["Graph", "compile", "UnidgmError", "GraphError", "DataError", "ConfigError", "CheckpointError",
+__all__ = ["Graph", "compile", "swap_processes", "swap_roles", "activate_adversary", "importance_weight",
+           "UnidgmError", "GraphError", "DataError", "ConfigError", "CheckpointError",
            "TrainingError", "__version__"]

@@ -73,6 +73,9 @@ def test_domain_pair_keeps_target_labels_matching_images(digits):
 def test_domain_pair_color(digits):
     pair = domain_pair(digits, "color", seed=0)
     assert pair.shapes["x_target"] == (3, 8, 8)
+    # the source is grey in the target's layout, so one extractor reads both domains
+    assert pair.shapes["x"] == (3, 8, 8) and pair.train["x"].shape[1:] == (3, 8, 8)
+    assert torch.equal(pair.train["x"][:, 0], pair.train["x"][:, 2])
     assert pair.train["x_target"].shape[1:] == (3, 8, 8)
     assert pair.meta["target_image_shape"] == (3, 8, 8)
     assert pair.name == "digits-to-color"

@@ -68,6 +68,13 @@ def _target_shape(shape: tuple[int, ...], kind: str) -> tuple[int, ...]:
     return (3, *shape[1:]) if kind == "color" else shape
 
 
+def _as_source(x: torch.Tensor, kind: str) -> torch.Tensor:
+    """Source images in the target's layout: grey digits repeated over 3 channels for
+    ``"color"``, so one feature extractor reads both domains (Ganin et al. 2016, Sec. 5.2.2
+    feed MNIST to the MNIST-M network the same way)."""
+    return x.expand(-1, 3, -1, -1).contiguous() if kind == "color" else x
+
+
 def _target_family(family: str, kind: str) -> str:
     # Colour blends are grey-valued even when the source digits were binarized.
     return "normal" if kind == "color" else family
@@ -109,7 +116,8 @@ def domain_pair(source: DataSplits, kind: str = "invert", seed: int = 0) -> Data
     """Source and shifted target domains in one `DataSplits`, from disjoint halves.
 
     Each split of `source` is permuted (a ``torch.Generator`` seeded with `seed`); the first
-    half gives ``"x"``/``"y"``, the second half, shifted by `kind`, gives
+    half gives ``"x"``/``"y"`` (for ``"color"``, grey repeated over 3 channels), the second
+    half, shifted by `kind`, gives
     ``"x_target"``/``"y_target"``. Both halves have ``n // 2`` examples (an odd one out is
     dropped), so a batch holds as many source as target images.
 
@@ -146,13 +154,13 @@ def domain_pair(source: DataSplits, kind: str = "invert", seed: int = 0) -> Data
         order = torch.randperm(x.shape[0], generator=generator)
         mine, theirs = order[:half], order[half : 2 * half]
         parts[split] = {
-            "x": x[mine],
+            "x": _as_source(x[mine], kind),
             "y": y[mine],
             "x_target": _shift_images(x[theirs], kind, generator),
             "y_target": y[theirs],
         }
     shapes = {
-        "x": source.shapes["x"],
+        "x": _target_shape(source.shapes["x"], kind),
         "y": source.shapes["y"],
         "x_target": _target_shape(source.shapes["x"], kind),
         "y_target": source.shapes["y"],

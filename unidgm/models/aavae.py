@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..graph.graph import Graph
+from ..graph.transforms import activate_adversary
 from .parts import discriminator
 from .registry import register
 from .vae import vae
@@ -13,8 +14,7 @@ def aavae(x_shape=(1, 28, 28), x_family="bernoulli", latent_dim=20, hidden=(400,
     """Adversary-activated VAE (Hu et al. 2018, Sec. 4): Hu et al. read the VAE as a GAN-like
     model whose adversary is perfect; activating a learned one lets generated samples
     serve as extra training data, each weighted by the discriminator's belief that it is
-    real, beside the usual ELBO on the data."""
-    g = vae(x_shape=x_shape, x_family=x_family, latent_dim=latent_dim, hidden=hidden, net=net)
-    g.name = "aavae"
-    g.adversarial("x", discriminator(x_shape, net, (256, 256)))
-    return g.set_objective("adversarial", adversarial_weight=adversarial_weight)
+    real, beside the usual ELBO on the data. Built as ``activate_adversary(vae, "x")``."""
+    return activate_adversary(vae(x_shape=x_shape, x_family=x_family, latent_dim=latent_dim, hidden=hidden, net=net),
+                              "x", discriminator(x_shape, net, (256, 256)), name="aavae",
+                              adversarial_weight=adversarial_weight)

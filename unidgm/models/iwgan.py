@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from ..graph.graph import Graph
-from .gan import _gan_graph
+from ..graph.transforms import importance_weight
+from .gan import gan
 from .registry import register
 
 
@@ -10,6 +11,8 @@ from .registry import register
 def iwgan(x_shape=(1, 28, 28), latent_dim=64, hidden=(256, 256), net="mlp", k=4) -> Graph:
     """Importance-weighted GAN (Hu et al. 2018, Sec. 4): the GAN whose generator loss
     weights each group of k samples by normalised importance weights D(x)/(1 - D(x)),
-    transferred from the IWAE."""
-    return _gan_graph("iwgan", x_shape, latent_dim, hidden, net).set_objective(
-        "adversarial", importance_weights=k)
+    transferred from the IWAE. Built as ``importance_weight(gan, k)``; the weights
+    reweight the non-saturating generator loss, so the divergence is pinned to
+    ``"ns-gan"`` whatever the GAN's default."""
+    return importance_weight(gan(x_shape=x_shape, latent_dim=latent_dim, hidden=hidden, net=net,
+                                 divergence="ns-gan"), k, name="iwgan")
