@@ -8,9 +8,10 @@ model/guide pair, a training loop and a diagram.
 from .errors import CheckpointError, ConfigError, DataError, GraphError, TrainingError, UnidgmError
 from .graph import Graph, activate_adversary, importance_weight, swap_processes, swap_roles
 from .inference import compile
+from .viz.diagram import render
 
 __version__ = "0.1.0"
 
-__all__ = ["Graph", "compile", "swap_processes", "swap_roles", "activate_adversary", "importance_weight",
+__all__ = ["Graph", "compile", "render", "swap_processes", "swap_roles", "activate_adversary", "importance_weight",
            "UnidgmError", "GraphError", "DataError", "ConfigError", "CheckpointError",
            "TrainingError", "__version__"]

@@ -1,9 +1,12 @@
-"""The ``unidgm`` command: list, train, sample and evaluate catalogue models.
+"""The ``unidgm`` command: list, train, sample, evaluate, draw and describe catalogue models.
 
     unidgm list
     unidgm train vae --data digits --minutes 3 --out runs/vae
     unidgm sample runs/vae
     unidgm eval runs/vae --k 1000
+    unidgm render vae -o vae.svg
+    unidgm render --all docs/img/gallery
+    unidgm describe vae [--latex]
 """
 from __future__ import annotations
 
@@ -121,6 +124,54 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def _compiled(name: str, args):
+    """A catalogue model built with ``--set`` options and compiled with its own objective
+    (or ``--objective`` and ``--objective-option``)."""
+    from . import compile
+    from .models import build
+
+    graph = build(name, **_pairs(args.set, "--set"))
+    return compile(graph, args.objective, **_pairs(args.objective_option, "--objective-option"))
+
+
+def cmd_render(args) -> int:
+    from .models import catalogue
+    from .viz.diagram import render
+
+    caption = not args.no_caption
+    if args.all is not None:
+        if args.model or args.output:
+            raise UnidgmError("render --all DIR draws every catalogue model as DIR/MODEL.svg; give no MODEL and no -o")
+        for name in catalogue():
+            print(render(_compiled(name, args), Path(args.all) / f"{name}.svg", caption=caption))
+        return 0
+    if not args.model:
+        raise UnidgmError("render: name a catalogue MODEL (see `unidgm list`), or give --all DIR for every one")
+    model = _compiled(args.model, args)
+    print(render(model, args.output or f"{args.model}.svg", caption=caption))
+    return 0
+
+
+def cmd_describe(args) -> int:
+    from .viz.diagram import diagram_text
+
+    model = _compiled(args.model, args)
+    formula = model.formula()
+    if args.latex:
+        print(formula.latex)
+        return 0
+    print(diagram_text(model))
+    print(f"objective: {formula.objective}")
+    print(formula.text)
+    return 0
+
+
+def _model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a model option, e.g. latent_dim=8")
+    p.add_argument("--objective", default=None, help="elbo | iwae | adversarial | ... (default: the model's own)")
+    p.add_argument("--objective-option", action="append", metavar="KEY=VALUE", help="an objective option, e.g. k=10")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="unidgm", description="Deep generative models as schematic graphs.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -142,8 +193,9 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=float, default=None, help="learning rate (default: the objective's, 1e-3 or 2e-4)")
     t.add_argument("--net", choices=["mlp", "conv"], default=None, help="network family of the model")
     t.add_argument("--latent-dim", type=int, default=None)
-    t.add_argument("--objective", default=None, help="elbo | iwae | adversarial (default: the model's own)")
-    t.add_argument("--k", type=int, default=None, help="importance samples of the iwae objective")
+    t.add_argument("--objective", default=None,
+                   help="elbo | iwae | adversarial | wake-sleep | rws (default: the model's own)")
+    t.add_argument("--k", type=int, default=None, help="importance samples of the iwae and rws objectives")
     t.add_argument("--beta", type=float, default=None, help="KL weight of the ELBO")
     t.add_argument("--warmup", type=int, default=None, help="KL warm-up steps")
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="a model option, e.g. hidden=(512,256)")
@@ -168,6 +220,20 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--limit", type=int, default=None, help="evaluate the first N examples only")
     e.add_argument("--seed", type=int, default=0, help="seed of the held-out binarization")
     e.set_defaults(fn=cmd_eval)
+
+    r = sub.add_parser("render", help="draw a catalogue model's schematic diagram (svg, png, pdf or dot)")
+    r.add_argument("model", nargs="?", default=None, help="a catalogue name (see `unidgm list`)")
+    r.add_argument("-o", "--output", default=None, help="FILE.svg | .png | .pdf | .dot (default MODEL.svg)")
+    r.add_argument("--all", metavar="DIR", default=None, help="draw every catalogue model as DIR/MODEL.svg")
+    r.add_argument("--no-caption", action="store_true", help="leave out the objective's formula under the diagram")
+    _model_options(r)
+    r.set_defaults(fn=cmd_render)
+
+    d = sub.add_parser("describe", help="a catalogue model's graph in words and its objective's formula")
+    d.add_argument("model", help="a catalogue name (see `unidgm list`)")
+    d.add_argument("--latex", action="store_true", help="print the objective's formula in LaTeX")
+    _model_options(d)
+    d.set_defaults(fn=cmd_describe)
     return p
 
 

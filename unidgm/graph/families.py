@@ -249,7 +249,14 @@ FAMILIES: dict[str, type[Family]] = {
 }
 
 
+#: node options that configure the engine, not the family (``estimator``: see
+#: :mod:`unidgm.inference.estimators`)
+ENGINE_OPTIONS = ("estimator",)
+
+
 def make_family(name: str, **options) -> Family:
-    """The family object for ``name``; options (e.g. ``temperature``) go to its constructor."""
+    """The family object for ``name``; options (e.g. ``temperature``) go to its constructor,
+    except the engine's (``ENGINE_OPTIONS``)."""
     cls = FAMILIES[name]
+    options = {k: v for k, v in options.items() if k not in ENGINE_OPTIONS}
     return cls(**options) if options else cls()

@@ -183,6 +183,12 @@ class Graph:
         lines += [f"  {e!r}" for e in self._edges]
         return "\n".join(lines)
 
+    def _repr_svg_(self) -> str | None:
+        """The diagram, for notebooks (None where Graphviz's ``dot`` is missing)."""
+        from ..viz.diagram import repr_svg
+
+        return repr_svg(self)
+
     # ------------------------------------------------------------------ internals
     def _add_node(self, node: Node) -> Node:
         if not isinstance(node.name, str) or not node.name.isidentifier():

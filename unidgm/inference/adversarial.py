@@ -30,6 +30,8 @@ description (Sec. 4); the paper's exact equations were not at hand when this was
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -90,6 +92,11 @@ class Adversarial(Objective):
         reconstruction_weight, kl_weight, mi_weight: weights of the other terms (0: off).
         importance_weights: k > 1 reweights the generator's loss within groups of k
             samples by normalised importance weights (the importance-weighted GAN).
+        warmup: steps over which the generator-side adversarial weight rises from 0 to
+            ``adversarial_weight`` on Ganin et al. (2016, Sec. 5.2.2)'s schedule
+            ``2 / (1 + exp(-10 p)) - 1`` with p = step / warmup, so the other terms (a
+            classifier, a reconstruction) shape the features before the adversary pulls
+            on them; 0: the full weight from the start.
     """
 
     name = "adversarial"
@@ -98,13 +105,15 @@ class Adversarial(Objective):
 
     def __init__(self, divergence: str = "ns-gan", divergence_options: dict | None = None, d_steps: int = 1,
                  adversarial_weight: float = 1.0, reconstruction_weight: float = 1.0, kl_weight: float = 1.0,
-                 mi_weight: float = 1.0, importance_weights: int = 0):
+                 mi_weight: float = 1.0, importance_weights: int = 0, warmup: int = 0):
         super().__init__()
         self.divergence = make_divergence(divergence, **(divergence_options or {}))
         for field, value in (("adversarial_weight", adversarial_weight), ("reconstruction_weight",
                              reconstruction_weight), ("kl_weight", kl_weight), ("mi_weight", mi_weight)):
             if value < 0:
                 raise ConfigError(f"adversarial: {field} must be >= 0, got {value}")
+        if int(warmup) != warmup or warmup < 0:
+            raise ConfigError(f"adversarial: warmup must be an int >= 0 (steps), got {warmup!r}")
         if int(d_steps) != d_steps or d_steps < 1:
             raise ConfigError(f"adversarial: d_steps must be a positive int, got {d_steps!r}")
         if importance_weights and (int(importance_weights) != importance_weights or importance_weights < 2):
@@ -118,9 +127,16 @@ class Adversarial(Objective):
         self.kl_weight = float(kl_weight)
         self.mi_weight = float(mi_weight)
         self.importance_weights = int(importance_weights)
+        self.warmup = int(warmup)
         self.phases = [Phase("generator", ("generative", "inference"), "loss")]
         if self.adversarial_weight:
             self.phases.insert(0, Phase("discriminator", ("adversarial",), "discriminator", steps=int(d_steps)))
+
+    def weight(self) -> float:
+        """The generator-side adversarial weight at the current step (see ``warmup``)."""
+        if self.warmup and self.step < self.warmup:
+            return self.adversarial_weight * (2.0 / (1.0 + math.exp(-10.0 * self.step / self.warmup)) - 1.0)
+        return self.adversarial_weight
 
     # ------------------------------------------------------------------ compile time
     def bind(self, model) -> None:
@@ -232,7 +248,7 @@ class Adversarial(Objective):
                 adv = adv + (self._weighted_likelihood(model, a, trace) if a.weights_likelihood
                              else self._fool(a, trace))
             terms["generator"] = adv
-            loss = loss + self.adversarial_weight * adv
+            loss = loss + self.weight() * adv
         terms["loss"] = loss if isinstance(loss, torch.Tensor) else torch.zeros(())
         return terms
 
@@ -280,6 +296,82 @@ class Adversarial(Objective):
         for f in self.kl:
             kl = kl + f.log_prob(q[f.child], values[f.child]) - model.log_p(f.child, values)
         return rec, kl
+
+    # ------------------------------------------------------------------ the formula
+    def describe(self, model):
+        """The game phase by phase, read off the plan ``bind`` built: each adversary's
+        sides (``a.sides``) and the divergence's losses on them, the likelihoods
+        (``self.likelihoods``), KLs (``self.kl``) and codes (``self.mi``), the options'
+        weights; zero-weighted terms are left out, as they are switched off."""
+        from .formula import Formula, Notation, Term
+
+        phases = {p.name: p for p in self.phases}
+        text, latex = (self._describe_terms(Notation(model.graph, flag)) for flag in (False, True))
+        terms = tuple(Term(name, body, tex, phase, phases[phase].groups, weight, where, where_tex, phases[phase].steps)
+                      for (name, phase, weight, body, where), (_, _, _, tex, where_tex) in zip(text, latex))
+        return Formula(repr(self), terms)
+
+    def _describe_terms(self, nt) -> list[tuple]:
+        """(loss key, phase, weight, formula, definitions) per term, in ``nt``'s symbols."""
+        from .divergences import sigmoid_where
+        from .formula import WHERE_SEP, WHERE_SEP_LATEX, Side, join_sum, paren, scaled
+
+        sep = WHERE_SEP_LATEX if nt.latex else WHERE_SEP
+        several = len(self.adversaries) > 1
+        sides = [[Side(nt.scope(a.nodes, process, dict(inputs)), nt.values(a.nodes, process, dict(inputs)), nt.latex,
+                       "_".join(a.nodes) if several else "") for process, inputs in a.sides] for a in self.adversaries]
+        div, out = self.divergence, []
+        if self.adversarial_weight:
+            out.append(("discriminator", "discriminator", 1.0,
+                        join_sum([div.discriminator_formula(real, fake) for real, fake in sides]),
+                        sep.join(dict.fromkeys(filter(None, (div.formula_where(real) for real, _ in sides))))))
+        if self.likelihoods and self.reconstruction_weight:
+            out.append(("reconstruction", "generator", self.reconstruction_weight,
+                        nt.reconstruction(self.likelihoods), ""))
+        if self.kl and self.kl_weight:
+            out.append(("kl", "generator", self.kl_weight,
+                        join_sum([nt.kl_term(f.edge, analytic=False) for f in self.kl]), ""))
+        if self.mi and self.mi_weight:  # -log q(c|x) on generated samples
+            logs = [nt.log(nt.edge(f.edge, nt.values(f.parents, "generative"), nt.value(f.child, "generative")))
+                    for f in self.mi]
+            nodes = [n for f in self.mi for n in (f.child, *f.parents)]
+            out.append(("mutual_information", "generator", self.mi_weight,
+                        nt.neg(nt.expect(nt.scope(nodes, "generative"), " + ".join(logs))), ""))
+        if self.adversarial_weight:
+            parts, wheres = [], []
+            for a, (real, fake) in zip(self.adversaries, sides):
+                if a.weights_likelihood:  # AAVAE: generated samples as data, weighted by D
+                    inner = [scaled(self.reconstruction_weight, nt.reconstruction(self.likelihoods), nt.latex)]
+                    if self.kl and self.kl_weight:
+                        inner.append(scaled(self.kl_weight, join_sum([nt.kl_term(f.edge, analytic=False)
+                                                                       for f in self.kl]), nt.latex))
+                    times = r"\, " if nt.latex else " * "
+                    parts.append(fake.expect(fake.call("D") + times + paren(join_sum(inner), nt.latex)))
+                    wheres += [sigmoid_where(fake), r"\text{no gradient through } D_\psi" if nt.latex
+                               else "no gradient through the weight D"]
+                elif self.importance_weights:  # IWGAN: normalised importance weights D/(1 - D)
+                    k = self.importance_weights
+                    d_i = fake.call("D", nt.values(a.nodes, a.sides[1][0], dict(a.sides[1][1]), particle="i"))
+                    body = (rf"\sum_{{i=1}}^{{{k}}} w_i \log {d_i}" if nt.latex else f"sum_i w_i log {d_i}")
+                    parts.append("-" + nt.expect(nt.draws(a.nodes, a.sides[1][0], k), body))
+                    wheres += [sigmoid_where(fake),
+                               rf"w_i = \frac{{r_i}}{{\sum_j r_j}},\ r_i = \frac{{{d_i}}}{{1 - {d_i}}}\ "
+                               rf"\text{{(no gradient)}}" if nt.latex else
+                               f"w_i = r_i / sum_j r_j, r_i = {d_i} / (1 - {d_i}) in groups of {k} (no gradient)"]
+                else:
+                    parts.append(div.generator_formula(real, fake, with_real=a.trainable[0]))
+                    wheres.append(div.formula_where(real))
+            weight = self.adversarial_weight
+            warmup = getattr(self, "warmup", 0)
+            if warmup:  # the weight follows the schedule of ``self.weight()``
+                weight, w = "lambda_t", self.adversarial_weight
+                wheres.append(rf"\lambda_t = {w:g}\left(\frac{{2}}{{1 + e^{{-10 t/{warmup}}}}} - 1\right)"
+                              rf"\ (t < {warmup})" if nt.latex else
+                              f"lambda_t = {w:g} * (2 / (1 + exp(-10 t/{warmup})) - 1) at training step t < {warmup}, "
+                              f"then {w:g}")
+            out.append(("generator", "generator", weight, join_sum(parts),
+                        sep.join(dict.fromkeys(filter(None, wheres)))))
+        return out
 
     def __repr__(self):
         return f"adversarial({self.divergence.name})"

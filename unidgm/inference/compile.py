@@ -9,9 +9,11 @@ from .adversarial import Adversarial
 from .compiled import CompiledModel
 from .elbo import ELBO
 from .iwae import IWAE
+from .rws import RWS
+from .wake_sleep import WakeSleep
 
 #: objective name -> class; new objective families register here
-OBJECTIVES = {"elbo": ELBO, "iwae": IWAE, "adversarial": Adversarial}
+OBJECTIVES = {"elbo": ELBO, "iwae": IWAE, "adversarial": Adversarial, "wake-sleep": WakeSleep, "rws": RWS}
 
 
 def compile(graph: Graph, objective: str | None = None, **options) -> CompiledModel:  # noqa: A001
@@ -19,10 +21,12 @@ def compile(graph: Graph, objective: str | None = None, **options) -> CompiledMo
 
     Args:
         graph: the schematic graph; validated here.
-        objective: an objective name (``"elbo"``, ``"iwae"``, ``"adversarial"``); None uses the graph's own
-            (``graph.set_objective``), else the ELBO.
+        objective: an objective name (``"elbo"``, ``"iwae"``, ``"adversarial"``, ``"wake-sleep"``, ``"rws"``);
+            None uses the graph's own (``graph.set_objective``), else the ELBO.
         **options: the objective's options (``kl_weight``, ``warmup``, ``kl`` for the ELBO;
-            ``k`` for IWAE); with no objective named, they update the graph's own.
+            ``k`` for IWAE; ``k``, ``insomnia`` for RWS); with no objective named, they update the
+            graph's own. ``estimators={latent: choice}`` overrides latents' gradient estimators
+            (see :mod:`unidgm.inference.estimators`) whatever the objective.
     """
     if not isinstance(graph, Graph):
         raise ConfigError(f"compile needs a unidgm.Graph, got {type(graph).__name__}")
@@ -34,9 +38,10 @@ def compile(graph: Graph, objective: str | None = None, **options) -> CompiledMo
     if name not in OBJECTIVES:
         raise ConfigError(f"unknown objective {name!r}; choose one of {', '.join(OBJECTIVES)}")
     cls = OBJECTIVES[name]
+    estimators = spec.pop("estimators", None)
     accepted = set(inspect.signature(cls).parameters)
     unknown = set(spec) - accepted
     if unknown:
         raise ConfigError(f"objective {name!r} has no option {', '.join(sorted(unknown))}; "
                           f"its options are {', '.join(sorted(accepted)) or 'none'}")
-    return CompiledModel(graph, cls(**spec))
+    return CompiledModel(graph, cls(**spec), estimators=estimators)

@@ -19,6 +19,7 @@ from torch import nn
 from ..errors import GraphError
 from ..graph.families import make_family
 from ..graph.graph import Graph
+from .estimators import resolve_estimators, score_surrogate
 from .factor import Factor
 
 
@@ -31,7 +32,7 @@ class CompiledModel(nn.Module):
         phases: the objective's alternating phases (which parameter groups each updates).
     """
 
-    def __init__(self, graph: Graph, objective):
+    def __init__(self, graph: Graph, objective, estimators: dict | None = None):
         super().__init__()
         graph.validate()
         self.graph = graph
@@ -69,8 +70,10 @@ class CompiledModel(nn.Module):
         self.latents = [n for n, node in nodes.items() if node.role == "latent"]
         self.generative_order = list(nx.topological_sort(graph.process("generative")))
         self._generative_plans: dict = {}
-        # Latents whose gradient needs the score function: no reparameterization exists.
-        self.score_latents = [f for f in self.inference if not f.deterministic and not f.family.reparameterized]
+        # One gradient estimator per sampled latent (see estimators.py): the (factor,
+        # estimator) pairs that add a score-function surrogate, and who draws each sample.
+        self.estimators, self.score_latents, draws = resolve_estimators(self, estimators)
+        self._q_plan = list(zip(self.inference, draws))
 
         self.objective = objective
         objective.bind(self)
@@ -84,15 +87,29 @@ class CompiledModel(nn.Module):
         for e in self.graph.edges:
             groups[e.kind].extend(p for p in e.net.parameters() if p.requires_grad)
         groups["generative"].extend(self.learned_priors.values())
+        groups["inference"].extend(self.estimators.parameters())  # learned baselines
         return groups
 
     def formula(self):
         """The compiled objective, term by term, as text and LaTeX (see ``Objective.describe``)."""
         return self.objective.describe(self)
 
+    def _repr_svg_(self) -> str | None:
+        """The graph's diagram captioned with the objective's formula, for notebooks (None
+        where Graphviz's ``dot`` is missing)."""
+        from ..viz.diagram import repr_svg
+
+        try:
+            self.formula()
+        except NotImplementedError:  # an objective that does not describe itself yet
+            return repr_svg(self)
+        return repr_svg(self, caption=True)
+
     def set_schedule_step(self, step: int) -> None:
-        """Tells schedules (KL warm-up) the global training step; the Trainer calls it."""
+        """Tells schedules (KL warm-up, temperatures) the global training step; the Trainer calls it."""
         self.objective.step = step
+        for est in self.estimators.values():
+            est.step = step
 
     # ------------------------------------------------------------------ the shared trace
     def read_batch(self, batch: dict) -> dict[str, torch.Tensor]:
@@ -133,11 +150,13 @@ class CompiledModel(nn.Module):
 
     def infer(self, values: dict[str, torch.Tensor], particles: int | None = None) -> dict[str, tuple]:
         """Runs q: samples every inferred latent into ``values`` (in place) and returns each
-        latent's q parameters. ``particles`` draws that many samples per example."""
+        latent's q parameters. ``particles`` draws that many samples per example. A
+        latent's estimator may draw it instead (a relaxation, a detached draw)."""
         q = {}
-        for f in self.inference:
+        for f, estimator in self._q_plan:
             params = f.params(values)
-            values[f.child] = f.sample(params, particles)
+            values[f.child] = f.sample(params, particles) if estimator is None else estimator.sample(f, params,
+                                                                                                      particles)
             q[f.child] = params
         return q
 
@@ -198,19 +217,16 @@ class CompiledModel(nn.Module):
         return logw
 
     def score_function(self, per_example: torch.Tensor, values: dict, q: dict, particle_dims: int = 0):
-        """Adds the score-function (REINFORCE, Williams 1992) gradient of latents whose
-        family cannot be reparameterized: ``per_example + (log q - stop(log q)) *
-        stop(per_example)``, whose value is ``per_example`` and whose gradient adds
-        ``f * grad log q(z)``, so E[gradient] is the gradient of E_q[f] (Ranganath et al.
-        2014, Eq. 3). ``particle_dims`` leading particle dimensions of log q are summed."""
+        """Adds the score-function (REINFORCE, Williams 1992) gradient of the latents whose
+        estimator is the score function (by default those whose family cannot be
+        reparameterized): ``per_example + (log q - stop(log q)) * stop(per_example - b)``,
+        whose value is ``per_example`` and whose gradient adds ``(f - b) * grad log q(z)``,
+        so E[gradient] is the gradient of E_q[f] (Ranganath et al. 2014, Eq. 3) for any
+        baseline b independent of z (see :mod:`unidgm.inference.estimators`).
+        ``particle_dims`` leading particle dimensions of log q are summed."""
         if not self.score_latents:
             return per_example
-        logq = 0.0
-        for f in self.score_latents:
-            logq = logq + f.log_prob(q[f.child], values[f.child])
-        for _ in range(particle_dims):
-            logq = logq.sum(0)
-        return per_example + (logq - logq.detach()) * per_example.detach()
+        return score_surrogate(self.score_latents, per_example, values, q, particle_dims)
 
     # ------------------------------------------------------------------ the objective
     def loss(self, batch: dict, phase: str | None = None) -> dict[str, torch.Tensor]:

@@ -111,6 +111,24 @@ class Divergence:
         None where the game gives no estimate."""
         return None
 
+    # -------------------------------------------------------------- as formulas
+    # The losses in symbols, for ``CompiledModel.formula()``: ``real`` and ``fake`` are
+    # :class:`~unidgm.inference.formula.Side` objects giving each side's expectation and
+    # the discriminator's arguments there, in text or LaTeX (``real.latex``). The numeric
+    # methods above are what is computed; these say the same in the paper's notation.
+
+    def discriminator_formula(self, real, fake) -> str:  # pragma: no cover - interface
+        """The discriminator's loss, e.g. ``-E_data[log D(x)] - E_p(z)[log(1 - D(G(z)))]``."""
+        raise NotImplementedError(f"divergence {self.name!r} does not write its losses as formulas")
+
+    def generator_formula(self, real, fake, with_real: bool = False) -> str:  # pragma: no cover
+        """The generator's loss; ``with_real`` adds the real side's term (as ``v_real`` does)."""
+        raise NotImplementedError(f"divergence {self.name!r} does not write its losses as formulas")
+
+    def formula_where(self, side) -> str:
+        """Definitions the formulas' symbols need (text or LaTeX, as ``side.latex``), or ""."""
+        return ""
+
     def gradient_penalty(self, critic: Callable[[Tensor], Tensor], real: Tensor,
                          fake: Tensor) -> Tensor:
         """``penalty_weight * E[(||grad_x critic(x_hat)||_2 - 1)^2]`` (Gulrajani et al. 2017,
@@ -201,6 +219,34 @@ class FDivergence(Divergence):
         """V, a lower bound on ``D_f(P_real || P_fake)``; detached."""
         return self.value(v_real, v_fake).detach()
 
+    #: g_f(v) and f*(t) in text and LaTeX (Nowozin et al. 2016, Table 2), for the formulas
+    activation_text = activation_latex = conjugate_text = conjugate_latex = ""
+
+    def _t(self, side) -> str:
+        """T = g_f(V(args))."""
+        return f"g_f({side.call('V')})"
+
+    def _conj_t(self, side) -> str:
+        """f*(T) = f*(g_f(V(args)))."""
+        return (r"f^*" if side.latex else "f*") + f"({self._t(side)})"
+
+    def discriminator_formula(self, real, fake) -> str:
+        """``-V = -E_P[g_f(V)] + E_Q[f*(g_f(V))]``."""
+        return "-" + real.expect(self._t(real)) + " + " + fake.expect(self._conj_t(fake))
+
+    def generator_formula(self, real, fake, with_real: bool = False) -> str:
+        if self.generator == "minimax":
+            loss = "-" + fake.expect(self._conj_t(fake))
+            return loss + (" + " + real.expect(self._t(real)) if with_real else "")
+        loss = "-" + fake.expect(self._t(fake))
+        return loss + (" + " + real.expect(self._conj_t(real)) if with_real else "")
+
+    def formula_where(self, side) -> str:
+        if side.latex:
+            return rf"g_f(v) = {self.activation_latex},\ f^*(t) = {self.conjugate_latex}\ \text{{({self.name})}}"
+        return (f"g_f(v) = {self.activation_text}, f*(t) = {self.conjugate_text} ({self.name}), "
+                f"V: the discriminator's raw output")
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, generator={self.generator!r})"
 
@@ -210,6 +256,9 @@ class KL(FDivergence):
     ``f*(t) = exp(t - 1)`` (Nowozin et al. 2016, Table 2)."""
 
     name = "kl"
+
+    activation_text, activation_latex = 'v', 'v'
+    conjugate_text, conjugate_latex = 'exp(t - 1)', 'e^{t - 1}'
 
     def f(self, u):
         return torch.special.xlogy(u, u)
@@ -226,6 +275,9 @@ class ReverseKL(FDivergence):
     ``f*(t) = -1 - log(-t)``, so ``f*(g_f(v)) = v - 1`` (Nowozin et al. 2016, Table 2)."""
 
     name = "reverse-kl"
+
+    activation_text, activation_latex = '-exp(-v)', '-e^{-v}'
+    conjugate_text, conjugate_latex = '-1 - log(-t)', '-1 - \\log(-t)'
 
     def f(self, u):
         return -torch.log(u)
@@ -246,6 +298,9 @@ class Pearson(FDivergence):
 
     name = "pearson"
 
+    activation_text, activation_latex = 'v', 'v'
+    conjugate_text, conjugate_latex = 't^2/4 + t', '\\tfrac{1}{4}t^2 + t'
+
     def f(self, u):
         return (u - 1) ** 2
 
@@ -262,6 +317,9 @@ class SquaredHellinger(FDivergence):
     (Nowozin et al. 2016, Table 2)."""
 
     name = "hellinger"
+
+    activation_text, activation_latex = '1 - exp(-v)', '1 - e^{-v}'
+    conjugate_text, conjugate_latex = 't/(1 - t)', '\\frac{t}{1 - t}'
 
     def f(self, u):
         return (torch.sqrt(u) - 1) ** 2
@@ -287,6 +345,9 @@ class JensenShannon(FDivergence):
     """
 
     name = "js"
+
+    activation_text, activation_latex = 'log 2 - log(1 + exp(-v))', '\\log 2 - \\log(1 + e^{-v})'
+    conjugate_text, conjugate_latex = '-log(2 - exp(t))', '-\\log(2 - e^{t})'
 
     def f(self, u):
         return torch.special.xlogy(u, u) - torch.special.xlogy(u + 1, (u + 1) / 2)
@@ -331,6 +392,20 @@ class GAN(FDivergence):
     def conjugate_of_activation(self, v):
         return F.softplus(v)
 
+    # The GAN's formulas in D = sigmoid(V) = q_psi(y=1|.), Hu et al.'s discriminator.
+    def discriminator_formula(self, real, fake) -> str:
+        return "-" + real.expect(real.log(real.call("D"))) + " - " + fake.expect(fake.log1m(fake.call("D")))
+
+    def generator_formula(self, real, fake, with_real: bool = False) -> str:
+        if self.generator == "minimax":
+            loss = fake.expect(fake.log1m(fake.call("D")))
+            return loss + (" + " + real.expect(real.log(real.call("D"))) if with_real else "")
+        loss = "-" + fake.expect(fake.log(fake.call("D")))
+        return loss + (" - " + real.expect(real.log1m(real.call("D"))) if with_real else "")
+
+    def formula_where(self, side) -> str:
+        return sigmoid_where(side)
+
 
 # ----------------------------------------------------------------- integral probability
 
@@ -369,6 +444,29 @@ class WassersteinGP(Divergence):
         """``E_P[v] - E_Q[v]``, the critic's estimate of W1(P_real, P_fake); detached."""
         return (v_real.mean() - v_fake.mean()).detach()
 
+    def discriminator_formula(self, real, fake) -> str:
+        loss = fake.expect(fake.call("D")) + " - " + real.expect(real.call("D"))
+        if not self.penalty_weight:
+            return loss
+        if real.latex:
+            hat = r"\hat{x}"
+            penalty = (rf"{self.penalty_weight:g}\,\mathbb{{E}}_{{{hat}}}\left[\left(\left\| \nabla_{{{hat}}} "
+                       rf"{real.call('D', hat)} \right\|_2 - 1\right)^2\right]")
+        else:
+            penalty = f"{self.penalty_weight:g} * E_x_hat[(||grad {real.call('D', 'x_hat')}||_2 - 1)^2]"
+        return loss + " + " + penalty
+
+    def generator_formula(self, real, fake, with_real: bool = False) -> str:
+        return _critic_generator_formula(real, fake, with_real)
+
+    def formula_where(self, side) -> str:
+        if not self.penalty_weight:
+            return ""
+        if side.latex:
+            return (r"\hat{x} = \epsilon\, x_{\mathrm{real}} + (1 - \epsilon)\, x_{\mathrm{fake}},\ "
+                    r"\epsilon \sim U(0, 1)")
+        return "x_hat = eps * x_real + (1 - eps) * x_fake, eps ~ U(0, 1), between the critic's inputs"
+
     def __repr__(self) -> str:
         return f"WassersteinGP(name={self.name!r}, penalty={self.penalty_weight})"
 
@@ -391,6 +489,27 @@ class Hinge(Divergence):
         if v_real is not None:
             loss = loss + v_real.mean()
         return loss
+
+    def discriminator_formula(self, real, fake) -> str:
+        fmax = r"\max" if real.latex else "max"
+        return (real.expect(f"{fmax}(0, 1 - {real.call('D')})") + " + "
+                + fake.expect(f"{fmax}(0, 1 + {fake.call('D')})"))
+
+    def generator_formula(self, real, fake, with_real: bool = False) -> str:
+        return _critic_generator_formula(real, fake, with_real)
+
+
+def _critic_generator_formula(real, fake, with_real: bool) -> str:
+    """``-E_Q[D] (+ E_P[D])``: the generator side of the Wasserstein and hinge games."""
+    return "-" + fake.expect(fake.call("D")) + (" + " + real.expect(real.call("D")) if with_real else "")
+
+
+def sigmoid_where(side) -> str:
+    """The definition of D = sigmoid(V), the discriminator's probability q_psi(y=1|.) that
+    its input is real (Hu et al. 2018, Sec. 3), in text or LaTeX."""
+    if side.latex:
+        return r"D_\psi = \sigma(V_\psi) = q_\psi(y = 1 \mid \cdot)"
+    return "D = sigmoid(V), the discriminator's probability q(y=1|.) that its input is real"
 
 
 # ----------------------------------------------------------------------------- registry

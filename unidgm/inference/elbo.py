@@ -86,6 +86,7 @@ class ELBO(Objective):
                                  f"the ELBO; make the edge stochastic (drop deterministic=True)")
         q_graph = graph.process("inference")
         self._kl = []
+        self._kl_analytic: dict[str, bool] = {}  # latent -> closed-form KL (else Monte Carlo), for describe()
         for f in model.inference:
             z = f.child
             if f.deterministic:
@@ -104,6 +105,7 @@ class ELBO(Objective):
                 raise ConfigError(f"kl='analytic': latent '{z}' cannot use an analytic KL ({why}); use kl='auto'")
             analytic = self.kl_mode != "mc" and valid and has_closed_form
             self._kl.append((z, _kl_term(model, f, gen, analytic)))
+            self._kl_analytic[z] = analytic
 
     def terms(self, model, batch):
         values = model.read_batch(batch)
@@ -137,6 +139,29 @@ class ELBO(Objective):
             if len(kls) > 1:
                 terms.update({f"kl_{n}": v.mean() for n, v in kls.items()})
         return terms
+
+    def describe(self, model):
+        """The negative ELBO term by term, read off the plan ``bind`` built: one
+        reconstruction term over ``model.likelihoods`` and one KL term per latent in
+        ``self._kl``, analytic or Monte Carlo as ``bind`` chose, weighted by beta."""
+        from .formula import Formula, Notation, Term
+
+        phase = self.phases[0]
+        q_edges = {f.child: f.edge for f in model.inference}
+        weight = "beta_t" if self.warmup else self.kl_weight
+        where = (f"beta_t = {self.kl_weight:g} * min(1, t/{self.warmup}) at training step t",
+                 rf"\beta_t = {self.kl_weight:g} \min(1, t/{self.warmup})") if self.warmup else ("", "")
+        forms = []
+        for latex in (False, True):
+            nt = Notation(model.graph, latex)
+            forms.append([nt.reconstruction(model.likelihoods)]
+                         + [nt.kl_term(q_edges[z], self._kl_analytic[z]) for z, _ in self._kl])
+        terms = [Term("reconstruction", forms[0][0], forms[1][0], phase.name, phase.groups, 1.0)]
+        if self.kl_weight:
+            for (z, _), text, latex in zip(self._kl, forms[0][1:], forms[1][1:]):
+                name = "kl" if len(self._kl) == 1 else f"kl_{z}"
+                terms.append(Term(name, text, latex, phase.name, phase.groups, weight, *where))
+        return Formula(repr(self), tuple(terms))
 
     def __repr__(self):
         extra = f", kl_weight={self.kl_weight}" if self.kl_weight != 1.0 else ""

@@ -54,5 +54,30 @@ class IWAE(Objective):
         with torch.no_grad():
             return {"loss": loss, "iwae": -loss.detach(), "elbo": logw.mean()}
 
+    def describe(self, model):
+        """The bound L_k over every inferred latent, from ``k`` and the compiled plan: the
+        likelihoods and latents p scores, and the visible nodes q reads. ``terms["iwae"]``
+        is L_k itself, so it enters the loss with weight -1."""
+        from .formula import Formula, Notation, Term
+
+        phase = self.phases[0]
+        latents = [f.child for f in model.inference]
+        explained = [f.child for f in model.likelihoods]
+        nodes = model.graph.nodes
+        given = [n for n in nodes if nodes[n].given and any(n in f.parents for f in model.generative.values())]
+        forms = []
+        for latex in (False, True):
+            nt = Notation(model.graph, latex)
+            _, read = nt.sampled(latents)
+            particles = nt.comma.join(nt.particle(z) for z in latents)
+            p = nt.dist("generative", nt.comma.join(filter(None, (nt.vars(explained), particles))), nt.vars(given))
+            q = nt.dist("inference", particles, nt.vars(read))
+            if latex:
+                body = rf"\log \frac{{1}}{{{self.k}}} \sum_{{i=1}}^{{{self.k}}} \frac{{{p}}}{{{q}}}"
+            else:
+                body = f"log 1/{self.k} sum_i {p}/{q}"
+            forms.append(nt.expect(nt.draws(latents, "inference", self.k), body))
+        return Formula(repr(self), (Term("iwae", forms[0], forms[1], phase.name, phase.groups, -1.0),))
+
     def __repr__(self):
         return f"iwae(k={self.k})"

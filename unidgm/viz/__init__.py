@@ -1,4 +1,5 @@
-"""Pictures: sample grids, reconstructions, traversals, scatter plots (diagrams come later)."""
+"""Pictures: schematic diagrams of graphs, sample grids, reconstructions, traversals, scatter plots."""
+from .diagram import diagram_spec, diagram_text, render
 from .grids import as_images, image_grid, save_image_grid, save_scatter
 
-__all__ = ["as_images", "image_grid", "save_image_grid", "save_scatter"]
+__all__ = ["as_images", "diagram_spec", "diagram_text", "image_grid", "render", "save_image_grid", "save_scatter"]

@@ -1,0 +1,142 @@
+"""Reweighted wake-sleep (Bornschein & Bengio 2015) compiled from a graph's generative and
+inference edges.
+
+With K draws h_1..h_K ~ q_phi(h | x) held fixed and importance weights
+w_k = p_theta(x, h_k) / q_phi(h_k | x), normalised to wbar_k = w_k / sum_j w_j
+(Bornschein & Bengio 2015, Sec. 2.2 and Algorithm 1; the names are Le et al. 2019's, Sec. 2):
+
+- **wake-theta**: minimise ``-log (1/K) sum_k w_k`` with q held fixed, the negative
+  importance-weighted bound of Burda et al. (2016, Eq. 8), whose theta-gradient is
+  ``-sum_k wbar_k grad_theta log p(x, h_k)``: a self-normalised importance-sampling
+  estimate of the gradient of -log p(x), biased for finite K and consistent as K grows;
+- **wake-phi**: minimise ``-sum_k wbar_k log q_phi(h_k | x)`` (wbar held fixed): the same
+  importance sampler's estimate of the gradient of KL(p(h | x) || q(h | x)) on the data
+  (B&B's "wake-phase q update");
+- **sleep-phi**: minimise ``-log q_phi(h | x)`` on dreams (h, x) ~ p_theta (B&B's
+  "sleep-phase q update", wake-sleep's sleep phase; Hinton et al. 1995).
+
+q's update is ``insomnia * wake-phi + (1 - insomnia) * sleep-phi``, Pyro's parameterisation
+(``pyro.infer.ReweightedWakeSleep``). The default, ``insomnia=0.5``, is Bornschein &
+Bengio's: their MNIST experiments (the authors' reweighted-ws code) apply the wake-phase and
+the sleep-phase q updates together at the same learning rate. ``insomnia=1`` is wake-phi
+alone, which Le et al. (2019, Sec. 4) recommend and Pyro defaults to; ``insomnia=0`` is
+sleep-phi alone. With K = 1 and ``insomnia=0`` the updates are wake-sleep's.
+
+One phase, ``rws`` (groups ``generative`` and ``inference``), minimises
+``wake_theta + insomnia * wake_phi + (1 - insomnia) * sleep_phi`` in one pass over one set
+of draws, as Pyro's ``loss_and_grads`` does: no gradient passes through a sample, q's
+log-densities are held fixed in w and the weights in wake-phi, so wake-theta's gradient
+reaches only theta and the phi terms' only phi. On the same draws, each term equals Pyro's
+(which sums over the batch where these average; Pyro weights the whole batch as one
+example, so the two agree per example, at batch size 1).
+
+Terms: ``loss``, ``wake_theta``, ``wake_phi`` (unless insomnia = 0), ``sleep_phi``
+(unless insomnia = 1), ``iwae`` (the K-sample bound, -wake_theta; the Trainer monitors
+it) and ``elbo`` (the mean single-sample bound over the K draws). Cost per step: K passes
+of q's and p's networks and, with sleep-phi, one dream per example.
+
+References:
+    Bornschein & Bengio (2015), "Reweighted wake-sleep", ICLR.
+    Le, Kosiorek, Siddharth, Teh & Wood (2019), "Revisiting reweighted wake-sleep for
+    models with stochastic control flow", UAI.
+    Burda, Grosse & Salakhutdinov (2016), "Importance weighted autoencoders", ICLR.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..errors import ConfigError
+from .formula import Formula, Notation, Term
+from .objective import Phase
+from .wake_sleep import WakeSleep
+
+
+class RWS(WakeSleep):
+    """Reweighted wake-sleep with ``k`` particles.
+
+    Args:
+        k: importance samples per example (Bornschein & Bengio 2015 train with 5).
+        insomnia: q's update is ``insomnia * wake-phi + (1 - insomnia) * sleep-phi``, in
+            [0, 1]; 0.5 (both, equally) is Bornschein & Bengio's, 1 (wake-phi) Le et al.'s.
+    """
+
+    name = "rws"
+    monitor = "iwae"
+
+    def __init__(self, k: int = 5, insomnia: float = 0.5):
+        super().__init__()
+        if isinstance(k, bool) or int(k) != k or k < 1:
+            raise ConfigError(f"rws: k (the number of importance samples) must be a positive int, got {k!r}")
+        if not 0.0 <= insomnia <= 1.0:
+            raise ConfigError(f"rws: insomnia must be in [0, 1] (0: sleep-phi, 1: wake-phi), got {insomnia!r}")
+        if k == 1 and insomnia > 0:
+            raise ConfigError(f"rws: wake-phi with k=1 weighs its one draw by 1, so its expected gradient is zero; "
+                              f"use k >= 2, or insomnia=0 (sleep-phi alone), got k=1 and insomnia={insomnia}")
+        self.k = int(k)
+        self.insomnia = float(insomnia)
+        self._log_k = math.log(self.k)
+        self.phases = [Phase("rws", ("generative", "inference"), "loss")]
+
+    def terms(self, model, batch, phase: str | None = None):
+        if phase not in (None, "rws"):
+            raise ConfigError(f"rws: unknown phase {phase!r}; its one phase is 'rws'")
+        values = model.read_batch(batch)
+        q = self.draw(model, values, self.k)
+        log_p = self.log_joint(model, values)        # (K, B), theta's gradient
+        log_q = self.log_q(model, values, q)         # (K, B), phi's gradient
+        log_w = log_p - log_q.detach()
+        bound = torch.logsumexp(log_w, 0) - self._log_k
+        terms = {"wake_theta": -bound.mean()}
+        loss = terms["wake_theta"]
+        if self.insomnia > 0:
+            weights = torch.softmax(log_w.detach(), 0)
+            terms["wake_phi"] = -(weights * log_q).sum(0).mean()
+            loss = loss + self.insomnia * terms["wake_phi"]
+        if self.insomnia < 1:
+            terms["sleep_phi"] = self.sleep(model, batch)
+            loss = loss + (1 - self.insomnia) * terms["sleep_phi"]
+        terms["loss"] = loss
+        with torch.no_grad():
+            terms["iwae"] = bound.mean().detach()
+            terms["elbo"] = log_w.mean().detach()
+        return terms
+
+    # ------------------------------------------------------------------ the formula
+    def describe(self, model) -> Formula:
+        phase = self.phases[0]
+        built = {}
+        for latex in (False, True):
+            n = Notation(model.graph, latex=latex)
+            built[latex] = self._texts(model, n)
+        terms = []
+        for name, weight in (("wake_theta", 1.0), ("wake_phi", self.insomnia), ("sleep_phi", 1 - self.insomnia)):
+            if weight == 0 and name != "wake_theta":
+                continue
+            (text, where), (latex, where_latex) = built[False][name], built[True][name]
+            terms.append(Term(name, text, latex, phase.name, phase.groups, weight, where, where_latex))
+        return Formula(self.name, tuple(terms))
+
+    def _texts(self, model, n) -> dict:
+        """Each term's body and its ``where`` definitions, in one notation."""
+        latents = self._latents
+        visible = [f.child for f in model.likelihoods]
+        p = n.dist("generative", n.comma.join([n.var(x) for x in visible] + [n.particle(h, "k") for h in latents]))
+        q_read = sorted({r for f in model.inference for r in f.parents if r not in latents},
+                        key=list(model.graph.nodes).index)
+        q = n.dist("inference", n.comma.join(n.particle(h, "k") for h in latents), n.vars(q_read))
+        draws = n.draws(latents, "inference", self.k)
+        if n.latex:
+            w_def = rf"w_k = \frac{{{p}}}{{{q}}},\ \bar w_k = \frac{{w_k}}{{\sum_j w_j}}"
+            theta = n.neg(n.expect(draws, rf"\log \frac{{1}}{{{self.k}}} \sum_{{k=1}}^{{{self.k}}} w_k"))
+            phi = n.neg(n.expect(draws, r"\sum_k \bar w_k " + n.log(q)))
+            w_def += r"\ (q \text{ fixed in } w_k,\ \bar w_k \text{ fixed in wake-}\phi)"
+        else:
+            w_def = f"w_k = {p} / {q}, wbar_k = w_k / sum_j w_j (q fixed in w_k, wbar_k fixed in wake_phi)"
+            theta = n.neg(n.expect(draws, f"log (1/{self.k}) sum_k w_k"))
+            phi = n.neg(n.expect(draws, "sum_k wbar_k " + n.log(q)))
+        return {"wake_theta": (theta, w_def), "wake_phi": (phi, w_def), "sleep_phi": (self._sleep_text(model, n), "")}
+
+    def __repr__(self):
+        return f"rws(k={self.k}, insomnia={self.insomnia:g})"
