@@ -47,7 +47,9 @@ METRICS = {"ring": ["modes_covered", "high_quality_share"], "infogan": ["code_ac
 def run_one(exp, label, model, data, extra, seed, minutes, out, data_dir, k, reuse=False):
     folder = Path(out) / exp / f"{label}-seed{seed}"
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-    cmd = [sys.executable, "-m", "unidgm.cli", "train", model, "--data", data, "--minutes", str(minutes),
+    # an experiment that fixes its budget in epochs (equal data passes) overrides --minutes
+    budget = [] if "--epochs" in extra else ["--minutes", str(minutes)]
+    cmd = [sys.executable, "-m", "unidgm.cli", "train", model, "--data", data, *budget,
            "--seed", str(seed), "--out", str(folder), "--quiet"] + extra
     if data_dir:
         cmd += ["--data-dir", data_dir]

@@ -101,3 +101,14 @@ def test_domain_adaptation_and_its_baseline(tmp_path, capsys):
         result = _eval(capsys, run)
         assert 0 <= result["target_accuracy"] <= 1 and result["source_accuracy"] > 0.3  # chance is 0.1
     assert json.loads((tmp_path / "so" / "run.json").read_text())["objective_options"] == {"adversarial_weight": 0.0}
+
+
+def test_domain_shift_flag_picks_the_target_domain(tmp_path):
+    run = tmp_path / "inv"
+    assert main(["train", "ada", "--data", "digits", "--epochs", "1", "--out", str(run), "--quiet",
+                 "--set", "hidden=(16,)", "--domain-shift", "invert"]) == 0
+    assert json.loads((run / "run.json").read_text())["domain_shift"] == "invert"
+    colour = tmp_path / "color"
+    assert main(["train", "ada", "--data", "digits", "--epochs", "1", "--out", str(colour), "--quiet",
+                 "--set", "hidden=(16,)"]) == 0
+    assert json.loads((colour / "run.json").read_text())["domain_shift"] == "color"  # the model's default

@@ -75,7 +75,7 @@ def cmd_train(args) -> int:
     cfg = RunConfig(model=args.model, model_options=model_options, objective=args.objective,
                     objective_options=objective_options, data=args.data, data_dir=args.data_dir,
                     binarize=None if binarize == "none" else binarize, seed=args.seed,
-                    domain_shift=data_defaults(args.model).get("domain_shift"))
+                    domain_shift=args.domain_shift or data_defaults(args.model).get("domain_shift"))
     data = load_data(cfg)
     model = build_model(cfg, data)
     epochs = args.epochs if args.epochs is not None or args.minutes is not None else 10
@@ -182,6 +182,8 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("model", help="a catalogue name (see `unidgm list`)")
     t.add_argument("--data", default="digits", help="digits | mnist | ring8 | grid25 | swissroll (default digits)")
     t.add_argument("--data-dir", default=None, help="folder with MNIST's IDX files (default: search)")
+    t.add_argument("--domain-shift", default=None, choices=["invert", "color"],
+                   help="the target domain of a domain-adaptation model (default: the model's, color for ada)")
     t.add_argument("--binarize", default="auto", choices=["auto", "dynamic", "static", "threshold", "none"],
                    help="auto (default): dynamic for explicit likelihoods, none (grey) for implicit generators")
     budget = t.add_mutually_exclusive_group()

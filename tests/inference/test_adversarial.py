@@ -238,3 +238,17 @@ def test_pyro_view_of_infogan_and_fgan():
     tr = poutine.trace(fgan.pyro_model).get_trace(_batch())
     tr.compute_log_prob()
     assert torch.allclose(tr.nodes["discriminator_y_x"]["log_prob_sum"], -8 * d, atol=1e-4)
+
+
+def test_warmup_ramps_the_adversarial_weight_on_ganins_schedule():
+    torch.manual_seed(0)
+    model = unidgm.compile(build("ada", x_shape=(D,), feature_dim=Z, hidden=(8,), net="mlp"), warmup=100)
+    batch = {"x": torch.randn(4, D), "y": torch.tensor([0, 1, 2, 3]), "x_target": torch.randn(4, D) + 3}
+    for step, expected in ((0, 0.0), (20, 2 / (1 + math.exp(-2.0)) - 1), (100, 1.0), (500, 1.0)):
+        model.set_schedule_step(step)
+        torch.manual_seed(1)
+        t = model.loss(batch, phase="generator")
+        assert model.objective.weight() == pytest.approx(expected)
+        assert torch.allclose(t["loss"], t["reconstruction"] + expected * t["generator"], atol=1e-6)
+    with pytest.raises(ConfigError, match="warmup"):
+        unidgm.compile(build("gan", x_shape=(D,), hidden=(8,)), warmup=-1)

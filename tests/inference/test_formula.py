@@ -172,13 +172,15 @@ def test_aae_aavae_iwgan_and_domain_adaptation():
     assert f.terms[-1].text == ("E_p(x)[D(x) * (-E_q(z|x)[log p(x|z)] + E_q(z|x)[log q(z|x) - log p(z)])]")
     _, f = _formula("iwgan")
     assert f.terms[-1].text == "-E_z^(1:4)~p(z)[sum_i w_i log D(G(z^(i)))]" and "w_i = r_i / sum_j r_j" in f.text
-    _, f = _formula("ada")
+    _, f = _formula("ada", "adversarial", divergence="ns-gan", warmup=0)
     assert _phase_text(f, "discriminator") == "-E_data[log D(E(x))] - E_data[log(1 - D(E(x_target)))]"
     assert _phase_text(f, "generator") == ("-log p(y|E(x)) - E_data[log D(E(x_target))] "
                                            "- E_data[log(1 - D(E(x)))]")
-    model, f = _formula("ada", "adversarial", warmup=100)  # Ganin et al.'s schedule of the adversary's weight
-    assert f.terms[-1].weight == "lambda_t" and "lambda_t * (-E_data[log D(E(x_target))]" in f.text
-    assert "lambda_t = 1 * (2 / (1 + exp(-10 t/100)) - 1)" in f.text and "\\lambda_t\\," in f.latex
+    # the default: Ganin et al.'s minimax game (gradient reversal) with their schedule of its weight
+    model, f = _formula("ada")
+    assert f.terms[-1].weight == "lambda_t"
+    assert "lambda_t * (E_data[log(1 - D(E(x_target)))] + E_data[log D(E(x))])" in f.text
+    assert "lambda_t = 1 * (2 / (1 + exp(-10 t/2000)) - 1)" in f.text and "\\lambda_t\\," in f.latex
     model, f = _formula("ada", "adversarial", adversarial_weight=0.0)  # source only: no game
     assert f.names == ("reconstruction",) and [p.name for p in model.phases] == ["generator"]
 

@@ -14,7 +14,7 @@ import unidgm
 from unidgm.errors import ConfigError, GraphError
 from unidgm.nets import MLP
 
-from .graphs import X, binary_batch, vae
+from .graphs import C, X, binary_batch, cvae, labelled_batch, vae
 
 H1, H2 = 5, 3
 
@@ -150,8 +150,8 @@ def test_phases_and_groups():
     assert rws.objective.monitor == "iwae" and rws.objective.insomnia == 0.5  # Bornschein & Bengio's default
 
 
-@pytest.mark.parametrize("objective,options", [("wake-sleep", {}), ("rws", {"k": 3}), ("rws", {"k": 3, "insomnia": 1.0}),
-                                               ("rws", {"k": 2, "insomnia": 0.0})])
+@pytest.mark.parametrize("objective,options", [("wake-sleep", {}), ("rws", {"k": 3}),
+                                               ("rws", {"k": 3, "insomnia": 1.0}), ("rws", {"k": 2, "insomnia": 0.0})])
 def test_formula_names_the_computed_terms(objective, options):
     model = compiled(objective, **options)
     formula = model.formula()
@@ -162,16 +162,26 @@ def test_formula_names_the_computed_terms(objective, options):
         assert described and all(t.groups == phase.groups for t in described)
     loss = sum(t.weight * terms[t.name] for t in formula.terms)
     torch.testing.assert_close(loss, terms["loss"])
-    assert "q(h1|x)" in formula.text and "p(x|h1)" in formula.text or "w_k" in formula.text
+    if objective == "wake-sleep":  # the factors of p and q, read off the graph
+        assert "log p(h2) + log p(h1|h2) + log p(x|h1)" in formula.text
+        assert "log q(h1|x) + log q(h2|h1)" in formula.text
+    else:
+        assert "w_k = p(x,h1^(k),h2^(k)) / q(h1^(k),h2^(k)|x)" in formula.text
     assert formula.latex.startswith(r"\begin{aligned}")
 
 
 def test_any_graph_with_both_processes_compiles():
-    """A Gaussian VAE's graph trains by wake-sleep too (no gradient passes through z)."""
+    """A Gaussian VAE's graph trains by wake-sleep too (no gradient passes through z), and
+    a conditional VAE dreams with the batch's labels."""
     model = unidgm.compile(vae(), "rws", k=3)
     terms = model.loss(binary_batch())
     terms["loss"].backward()
     assert all(torch.isfinite(v) for v in terms.values())
+    model = unidgm.compile(cvae(), "wake-sleep")
+    batch = labelled_batch()
+    dream = model.objective.dream(model, batch)
+    assert torch.equal(dream["y"], F.one_hot(batch["y"], C).float()) and dream["x"].shape == batch["x"].shape
+    assert all(torch.isfinite(v) for v in model.loss(batch).values())
 
 
 def test_trainer_runs_both_phases_and_the_bound_improves(tmp_path):
@@ -231,3 +241,25 @@ def test_pyro_rws_trains_the_bridge_pair_like_ours():
     for _ in range(3):
         theta_loss, phi_loss = svi.step(batch)
     assert math.isfinite(theta_loss) and math.isfinite(phi_loss)
+
+
+def test_wake_sleep_resumes_exactly(tmp_path):
+    """Two phases, two optimizers: both in the checkpoint."""
+    from unidgm.train import Trainer
+
+    class Splits:
+        train = binary_batch(n=48, seed=3)
+        val = binary_batch(n=12, seed=4)
+        test = {}
+
+    def run(out, steps, resume=False):
+        model = compiled("wake-sleep")
+        Trainer(model, Splits, max_steps=steps, batch_size=16, eval_every=4, out=str(out), resume=resume,
+                progress=False).fit()
+        return model.state_dict()
+
+    straight = run(tmp_path / "straight", 10)
+    run(tmp_path / "stopped", 5)
+    resumed = run(tmp_path / "stopped", 10, resume=True)
+    for key, value in straight.items():
+        assert torch.equal(value, resumed[key]), key

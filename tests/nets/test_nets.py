@@ -101,3 +101,21 @@ def test_conv_decoder_output_checked_at_compile_time():
     with pytest.raises(unidgm.GraphError, match=r"edge p\(x\|z\): the network's output has shape \(1, 8, 8\).*"
                                                 r"128 numbers per example, e\.g\. shape \(2, 8, 8\)"):
         unidgm.compile(g)
+
+
+def test_mlp_regularisers():
+    mlp = MLP(12, [8, 5], 1, batch_norm=True, dropout=0.25, spectral_norm=True)
+    assert sum(isinstance(m, nn.BatchNorm1d) for m in mlp) == 2
+    assert [m.p for m in mlp if isinstance(m, nn.Dropout)] == [0.25, 0.25]
+    linears = [m for m in mlp if isinstance(m, nn.Linear)]
+    assert all(nn.utils.parametrize.is_parametrized(m, "weight") for m in linears)
+    mlp.train()
+    for _ in range(20):  # power iterations converge on the spectral norm
+        mlp(torch.randn(16, 12))
+    top = torch.linalg.matrix_norm(linears[0].weight.detach(), ord=2)
+    assert top == pytest.approx(1.0, abs=0.05)
+    mlp.eval()
+    x = torch.randn(4, 12)
+    assert torch.equal(mlp(x), mlp(x))  # no dropout at evaluation
+    with pytest.raises(ConfigError, match="dropout"):
+        MLP(4, [4], 1, dropout=1.0)

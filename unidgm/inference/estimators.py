@@ -17,19 +17,19 @@ latent gets one:
 ``"score-baseline"``
     The score function with a baseline b subtracted from the learning signal:
     E[(f(z) - b) grad log q(z)] is the same gradient whenever b does not depend on z,
-    since E[grad log q(z)] = 0, and has lower variance when b tracks f (Williams 1992,
-    Sec. 4; Mnih & Gregor 2014, Sec. 3.3, "centering the learning signal"). The default
+    since E[grad log q(z)] = 0, and has lower variance when b tracks f (Williams 1992's
+    reinforcement baseline; Mnih & Gregor 2014, "centering the learning signal"). The default
     baseline is a running mean of the signal (an exponential moving average, debiased as
     Adam's moments are); ``baseline="learned"`` adds NVIL's input-dependent baseline
     b_psi(parents), a small MLP on the parents of the latent's inference edge trained by
-    the loss (f - c - b_psi)^2 (Mnih & Gregor 2014, Sec. 3.3, Eq. 11).
+    the loss (f - c - b_psi)^2 (Mnih & Gregor 2014's input-dependent baseline).
 ``"gumbel"``
     The Gumbel-softmax / concrete relaxation of a discrete latent (Jang et al. 2017, Eq. 2;
-    Maddison et al. 2017, Eq. 9 and, for a Bernoulli, the binary concrete of Sec. 3.3 /
-    App. B): z = softmax((logits + g) / tau) with Gumbel noise g, reparameterized. The
-    gradient is that of the relaxed objective, so it is *biased*; the bias shrinks as the
-    temperature tau goes to 0 (and the variance grows). Temperature schedule of Jang et al.
-    (2017, Sec. 4.1): tau_t = max(min_temperature, temperature * exp(-anneal_rate * t)),
+    Maddison et al. 2017, the Concrete distribution and, for a Bernoulli, its binary form
+    sigmoid((logits + log u - log(1 - u)) / tau)): z = softmax((logits + g) / tau) with
+    Gumbel noise g, reparameterized. The gradient is that of the relaxed objective, so it
+    is *biased*; the bias shrinks as the temperature tau goes to 0 (and the variance grows). Temperature schedule of Jang et al.'s
+    (2017) experiments: tau_t = max(min_temperature, temperature * exp(-anneal_rate * t)),
     t the global training step rounded down to a multiple of ``anneal_every``. The relaxed
     value is scored by the discrete family's log-probability (a cross-entropy, exact at
     one-hot values); relaxation happens only in training mode, so evaluation
@@ -181,10 +181,12 @@ class ScoreFunction(Estimator):
                     self.ema.mul_(self.decay).add_((1 - self.decay) * signal.mean())
                     self.ema_weight.mul_(self.decay).add_(1 - self.decay)
         out = (log_q - log_q.detach()) * centred.detach()
-        if extra is not None:
-            out = out + extra
         for _ in range(particle_dims):
             out = out.sum(0)
+        if extra is not None:
+            while extra.dim() > out.dim():  # the baseline's particles, where its parents have them
+                extra = extra.sum(0)
+            out = out + extra
         return out
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
@@ -239,7 +241,7 @@ class Gumbel(Estimator):
         self._bernoulli = family.name == "bernoulli"
 
     def current_temperature(self) -> float:
-        """tau at the current step (Jang et al. 2017, Sec. 4.1's schedule)."""
+        """tau at the current step (Jang et al. 2017's annealing schedule)."""
         if not self.anneal_rate:
             return self.temperature
         t = (self.step // self.anneal_every) * self.anneal_every

@@ -3,7 +3,7 @@ inference edges.
 
 With K draws h_1..h_K ~ q_phi(h | x) held fixed and importance weights
 w_k = p_theta(x, h_k) / q_phi(h_k | x), normalised to wbar_k = w_k / sum_j w_j
-(Bornschein & Bengio 2015, Sec. 2.2 and Algorithm 1; the names are Le et al. 2019's, Sec. 2):
+(Bornschein & Bengio 2015, Algorithm 1; the names are Le et al. 2019's):
 
 - **wake-theta**: minimise ``-log (1/K) sum_k w_k`` with q held fixed, the negative
   importance-weighted bound of Burda et al. (2016, Eq. 8), whose theta-gradient is
@@ -19,7 +19,7 @@ q's update is ``insomnia * wake-phi + (1 - insomnia) * sleep-phi``, Pyro's param
 (``pyro.infer.ReweightedWakeSleep``). The default, ``insomnia=0.5``, is Bornschein &
 Bengio's: their MNIST experiments (the authors' reweighted-ws code) apply the wake-phase and
 the sleep-phase q updates together at the same learning rate. ``insomnia=1`` is wake-phi
-alone, which Le et al. (2019, Sec. 4) recommend and Pyro defaults to; ``insomnia=0`` is
+alone, which Le et al. (2019) recommend and Pyro defaults to; ``insomnia=0`` is
 sleep-phi alone. With K = 1 and ``insomnia=0`` the updates are wake-sleep's.
 
 One phase, ``rws`` (groups ``generative`` and ``inference``), minimises

@@ -10,7 +10,7 @@ a Helmholtz machine (Dayan et al. 1995) train each other in two alternating phas
 - **sleep** (group ``inference``): "dream" (h, x) ~ p_theta from the generative process and
   minimise ``-log q_phi(h | x)``, i.e. fit q to p's own posterior by the inclusive
   KL(p(h | x) || q(h | x)) (Hinton et al. 1995, the sleep-phase rule; Bornschein & Bengio
-  2015, Sec. 2.1).
+  2015, their review of wake-sleep).
 
 No gradient passes through a sample, so every latent may be discrete (a sigmoid belief
 net's binary units) and no gradient estimator is needed (the latents' ``estimator``

@@ -3,26 +3,40 @@ that must not tell the domains apart from the features."""
 from __future__ import annotations
 
 from ..graph.graph import Graph
-from ..nets import MLP
+from ..nets import MLP, LeNetFeatures
 from .parts import encoder
 from .registry import register
 
 
-@register("ada", binarize=None, domain_shift="invert")
-def ada(x_shape=(1, 28, 28), num_classes=10, feature_dim=128, hidden=(256,), net="conv",
-        adversarial_weight=1.0) -> Graph:
+@register("ada", binarize=None, domain_shift="color")
+def ada(x_shape=(3, 28, 28), num_classes=10, feature_dim=None, hidden=(100, 100), net="lenet",
+        adversarial_weight=1.0, divergence="gan", warmup=2000) -> Graph:
     """Domain-adversarial training (Ganin et al. 2016, Eq. 13-14), in Hu et al. (2018,
     Sec. 3.1)'s schematic form: features f = F(x) (a deterministic inference edge) of source
     images x and of target images (the same edge run on ``x_target``), a label classifier
     p(y | f) trained on the source, and an adversary q(y_f | f) telling source features
     (real) from target features (fake) that F learns to fool. ``adversarial_weight=0`` is
-    the source-only baseline with the same networks (``unidgm train ada --source-only``)."""
+    the source-only baseline with the same networks (``unidgm train ada --source-only``).
+
+    Defaults are Ganin et al.'s MNIST -> MNIST-M setting: their convolutional features
+    (``net="lenet"``; ``"conv"`` or ``"mlp"`` with ``feature_dim`` features also work), a
+    100-100 label predictor and a 100-unit domain classifier, the minimax game
+    (``divergence="gan"``: F ascends exactly the loss D descends, their gradient reversal
+    layer) and the adversary's weight ramped up over ``warmup`` steps on their schedule.
+    The target domain defaults to coloured digits (``domain_shift="color"``)."""
+    if net == "lenet":
+        extractor = LeNetFeatures(tuple(x_shape))
+        feature_dim = extractor.out_features
+    else:
+        feature_dim = feature_dim or 128
+        extractor = encoder(x_shape, feature_dim, net, (256,))
     g = Graph("ada")
     g.visible("x", "normal", shape=x_shape, given=True)          # an image of either domain
     g.visible("y", "categorical", shape=(num_classes,))          # its label (source only)
     g.latent("f", "delta", shape=(feature_dim,))
-    g.inference("x", "f", encoder(x_shape, feature_dim, net, hidden), deterministic=True)  # f = F(x)
+    g.inference("x", "f", extractor, deterministic=True)                                   # f = F(x)
     g.generative("f", "y", MLP(feature_dim, list(hidden), num_classes))                    # p(y|f)
-    g.adversarial("f", MLP(feature_dim, list(hidden), 1), real="inference", fake="inference",
+    g.adversarial("f", MLP(feature_dim, list(hidden[:1]), 1), real="inference", fake="inference",
                   fake_inputs={"x": "x_target"})                                           # source vs target
-    return g.set_objective("adversarial", adversarial_weight=adversarial_weight)
+    return g.set_objective("adversarial", adversarial_weight=adversarial_weight, divergence=divergence,
+                           warmup=warmup)

@@ -8,7 +8,7 @@ from .registry import register
 
 
 @register("iwgan", binarize=None)
-def iwgan(x_shape=(1, 28, 28), latent_dim=64, hidden=(256, 256), net="mlp", k=4) -> Graph:
+def iwgan(x_shape=(1, 28, 28), latent_dim=64, hidden=(256, 512, 1024), net="mlp", k=4) -> Graph:
     """Importance-weighted GAN (Hu et al. 2018, Sec. 4): the GAN whose generator loss
     weights each group of k samples by normalised importance weights D(x)/(1 - D(x)),
     transferred from the IWAE. Built as ``importance_weight(gan, k)``; the weights

@@ -41,9 +41,11 @@ def decoder(in_features: int, family: str, shape: Sequence[int], net: str = "mlp
     return MLP(in_features, list(reversed(list(hidden))), math.prod(out))
 
 
-def generator(in_features: int, shape: Sequence[int], net: str = "mlp", hidden: Sequence[int] = (256, 256)):
+def generator(in_features: int, shape: Sequence[int], net: str = "mlp", hidden: Sequence[int] = (256, 256),
+              batch_norm: bool = False):
     """An implicit generator's network: ``in_features`` numbers to a value of ``shape``,
-    squashed to [0, 1] for images (three-dimensional shapes), linear otherwise."""
+    squashed to [0, 1] for images (three-dimensional shapes), linear otherwise.
+    ``batch_norm`` normalises the MLP's hidden layers (Radford et al. 2016's generator)."""
     _check(net)
     from torch import nn
 
@@ -51,16 +53,19 @@ def generator(in_features: int, shape: Sequence[int], net: str = "mlp", hidden: 
     if net == "conv" and image:
         body = ConvDecoder(in_features, tuple(shape), hidden=hidden[-1] if hidden else 256)
     else:
-        body = MLP(in_features, list(hidden), math.prod(shape))
+        body = MLP(in_features, list(hidden), math.prod(shape), batch_norm=batch_norm)
     return nn.Sequential(body, nn.Sigmoid()) if image else body
 
 
-def discriminator(in_shape: Sequence[int], net: str = "mlp", hidden: Sequence[int] = (256, 256)):
-    """A discriminator's network: a value of ``in_shape`` (flattened for MLPs) to one
-    number, with leaky ReLUs as in Radford et al. (2016)."""
+def discriminator(in_shape: Sequence[int], net: str = "mlp", hidden: Sequence[int] = (256, 256),
+                  dropout: float = 0.0, spectral_norm: bool = False, out_features: int = 1):
+    """A discriminator's network: a value of ``in_shape`` (flattened for MLPs) to
+    ``out_features`` numbers (one: the critic), with leaky ReLUs as in Radford et al.
+    (2016); ``dropout`` and ``spectral_norm`` regularise the MLP (see ``MLP``)."""
     _check(net)
     from torch import nn
 
     if net == "conv" and len(in_shape) == 3:
-        return ConvEncoder(tuple(in_shape), 1, hidden=hidden[-1] if hidden else 256)
-    return MLP(math.prod(in_shape), list(hidden), 1, activation=lambda: nn.LeakyReLU(0.2))
+        return ConvEncoder(tuple(in_shape), out_features, hidden=hidden[-1] if hidden else 256)
+    return MLP(math.prod(in_shape), list(hidden), out_features, activation=lambda: nn.LeakyReLU(0.2),
+               dropout=dropout, spectral_norm=spectral_norm)

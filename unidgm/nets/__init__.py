@@ -1,5 +1,5 @@
 """Small building blocks for edges' networks."""
-from .conv import ConvDecoder, ConvEncoder
+from .conv import ConvDecoder, ConvEncoder, LeNetFeatures
 from .mlp import MLP
 
-__all__ = ["MLP", "ConvEncoder", "ConvDecoder"]
+__all__ = ["MLP", "ConvEncoder", "ConvDecoder", "LeNetFeatures"]

@@ -72,3 +72,31 @@ class ConvDecoder(nn.Module):
 
     def forward(self, z):
         return self.up(self.stem(z.flatten(1)).reshape((-1,) + self.stem_shape))
+
+
+class LeNetFeatures(nn.Module):
+    """``(B, C, H, W) -> (B, 48 * H/4 * W/4)``: the feature extractor of Ganin et al.
+    (2016, Sec. 5.2.2)'s MNIST experiments, two 5x5 convolutions (32 and 48 channels), each
+    followed by a ReLU and 2x2 max-pooling: 28x28 -> (48, 4, 4), 768 features, as theirs.
+    Images smaller than 20 pixels a side (the 8x8 digits) are padded so the maps keep a
+    size (-> (48, H/4, W/4)). The features are the flattened maps, which both the label
+    predictor and the domain classifier read."""
+
+    def __init__(self, in_shape: tuple[int, int, int], channels: tuple[int, int] = (32, 48)):
+        super().__init__()
+        _check(in_shape, "LeNetFeatures")
+        c, h, w = in_shape
+        self.in_shape = tuple(in_shape)
+        pad = 0 if min(h, w) >= 20 else 2
+        side = (lambda n: ((n + 2 * pad - 4) // 2 + 2 * pad - 4) // 2)
+        self.out_features = channels[1] * side(h) * side(w)
+        self.net = nn.Sequential(
+            nn.Conv2d(c, channels[0], 5, padding=pad), nn.ReLU(), nn.MaxPool2d(2),            # (32, 12, 12) for 28x28
+            nn.Conv2d(channels[0], channels[1], 5, padding=pad), nn.ReLU(), nn.MaxPool2d(2),  # (48, 4, 4)
+            nn.Flatten(),
+        )
+
+    def forward(self, x):
+        if x.dim() == 2:  # a flat vector of an image-shaped node
+            x = x.reshape((-1,) + self.in_shape)
+        return self.net(x)
