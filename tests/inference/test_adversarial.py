@@ -252,3 +252,8 @@ def test_warmup_ramps_the_adversarial_weight_on_ganins_schedule():
         assert torch.allclose(t["loss"], t["reconstruction"] + expected * t["generator"], atol=1e-6)
     with pytest.raises(ConfigError, match="warmup"):
         unidgm.compile(build("gan", x_shape=(D,), hidden=(8,)), warmup=-1)
+
+
+def test_aavae_trains_with_the_vaes_optimizer_settings():
+    assert unidgm.compile(build("aavae", x_shape=(D,), latent_dim=Z, hidden=(8,))).objective.optimizer_defaults == {}
+    assert unidgm.compile(build("gan", x_shape=(D,), hidden=(8,))).objective.optimizer_defaults["lr"] == 2e-4

@@ -146,6 +146,10 @@ class Adversarial(Objective):
             raise GraphError(f"graph '{graph.name}' has no adversarial edge, so the 'adversarial' objective has "
                              f"nothing to compile; add g.adversarial(node, discriminator) or use objective='elbo'")
         self.adversaries = [AdversarialEdge(model, e) for e in edges]
+        if all(a.weights_likelihood for a in self.adversaries):
+            # An adversary that only weighs likelihoods (AAVAE) leaves a VAE's training:
+            # the VAE's optimizer settings (Adam, 1e-3), not the GAN's.
+            self.optimizer_defaults = {}
         if self.importance_weights and any(a.weights_likelihood for a in self.adversaries):
             raise ConfigError("adversarial: importance_weights applies to implicit generators (deterministic "
                               "edges); this graph's adversary sees an explicit likelihood")
