@@ -31,7 +31,7 @@ import networkx as nx
 import torch
 
 from ..errors import ConfigError, GraphError
-from .objective import Objective, Phase
+from .objective import Objective, Phase, require_likelihoods
 
 _KL_MODES = ("auto", "analytic", "mc")
 
@@ -77,13 +77,7 @@ class ELBO(Objective):
             if z not in inferred:
                 raise GraphError(f"latent '{z}' has no inference edge, but the ELBO needs q({z}|...); add "
                                  f"g.inference(<parents>, '{z}', net)")
-        if not model.likelihoods:
-            raise GraphError(f"graph '{graph.name}' has no visible node explained by a generative edge, so the "
-                             f"ELBO has no likelihood; add g.generative(<parents>, <visible node>, net)")
-        for f in model.likelihoods:
-            if f.deterministic:
-                raise GraphError(f"edge {f.edge.name} is deterministic, so visible '{f.child}' has no likelihood for "
-                                 f"the ELBO; make the edge stochastic (drop deterministic=True)")
+        require_likelihoods(model, "the ELBO")
         q_graph = graph.process("inference")
         self._kl = []
         self._kl_analytic: dict[str, bool] = {}  # latent -> closed-form KL (else Monte Carlo), for describe()

@@ -59,3 +59,17 @@ class Objective:
 
     def __repr__(self) -> str:
         return self.name
+
+
+def require_likelihoods(model, who: str) -> None:
+    """Checks every visible node a generative edge explains has a density, as ``who`` (e.g.
+    "the ELBO", "the wake phase") needs; raises GraphError naming the edge and the fix."""
+    from ..errors import GraphError
+
+    if not model.likelihoods:
+        raise GraphError(f"graph '{model.graph.name}' has no visible node explained by a generative edge, so "
+                         f"{who} has no likelihood; add g.generative(<parents>, <visible node>, net)")
+    for f in model.likelihoods:
+        if f.deterministic:
+            raise GraphError(f"edge {f.edge.name} is deterministic, so visible '{f.child}' has no likelihood for "
+                             f"{who}; make the edge stochastic (drop deterministic=True)")

@@ -43,7 +43,7 @@ import torch
 
 from ..errors import ConfigError, GraphError
 from .formula import Formula, Notation, Term
-from .objective import Objective, Phase
+from .objective import Objective, Phase, require_likelihoods
 
 
 class WakeSleep(Objective):
@@ -77,13 +77,7 @@ class WakeSleep(Objective):
             if gen is not None and gen.deterministic:
                 raise GraphError(f"edge {gen.edge.name} is deterministic, but the wake phase needs the density "
                                  f"p({z}|...); make it stochastic (drop deterministic=True)")
-        if not model.likelihoods:
-            raise GraphError(f"graph '{graph.name}' has no visible node explained by a generative edge, so the wake "
-                             f"phase has nothing to fit; add g.generative(<parents>, <visible node>, net)")
-        for f in model.likelihoods:
-            if f.deterministic:
-                raise GraphError(f"edge {f.edge.name} is deterministic, so visible '{f.child}' has no likelihood for "
-                                 f"the wake phase; make the edge stochastic (drop deterministic=True)")
+        require_likelihoods(model, "the wake phase")
         nodes = graph.nodes
         self._given = tuple(n for n, node in nodes.items() if node.given)
         self._first_visible = next(n for n, node in nodes.items() if node.role == "visible")
