@@ -27,10 +27,13 @@ def _gan_graph(name, x_shape, latent_dim, hidden, net, dropout=0.3, batch_norm=T
 
 
 @register("gan", binarize=None)
-def gan(x_shape=(1, 28, 28), latent_dim=64, hidden=(256, 512, 1024), net="mlp", divergence="ns-gan", d_steps=1) -> Graph:
+def gan(x_shape=(1, 28, 28), latent_dim=64, hidden=(256, 512, 1024), net="mlp", divergence="ns-gan", d_steps=1,
+        dropout=0.3, batch_norm=True) -> Graph:
     """GAN (Goodfellow et al. 2014, Eq. 1) with the non-saturating generator loss (their
-    Sec. 3; Hu et al. 2018, Eq. 5); ``net="conv"`` gives a small DCGAN (Radford et al. 2016)."""
-    return _gan_graph("gan", x_shape, latent_dim, hidden, net).set_objective(
+    Sec. 3; Hu et al. 2018, Eq. 5); ``net="conv"`` gives a small DCGAN (Radford et al. 2016).
+    ``dropout`` in the discriminator and ``batch_norm`` in the generator keep the MLP game
+    on images balanced; on 2-D toys the plain game (0 and False) is the classic setting."""
+    return _gan_graph("gan", x_shape, latent_dim, hidden, net, dropout, batch_norm).set_objective(
         "adversarial", divergence=divergence, d_steps=d_steps)
 
 
