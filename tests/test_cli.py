@@ -112,3 +112,19 @@ def test_domain_shift_flag_picks_the_target_domain(tmp_path):
     assert main(["train", "ada", "--data", "digits", "--epochs", "1", "--out", str(colour), "--quiet",
                  "--set", "hidden=(16,)"]) == 0
     assert json.loads((colour / "run.json").read_text())["domain_shift"] == "color"  # the model's default
+
+
+def test_semi_supervised_vae_with_a_few_labels(tmp_path, capsys):
+    run = tmp_path / "ssvae"
+    assert main(["train", "ssvae", "--data", "digits", "--labels", "50", "--epochs", "1", "--seed", "2", "--out",
+                 str(run), "--quiet", "--set", "hidden=(32,)", "--latent-dim", "4"]) == 0
+    assert json.loads((run / "run.json").read_text())["labels"] == 50
+    for f in ("last.pt", "samples.png", "reconstructions.png", "analogies.png"):
+        assert (run / f).stat().st_size > 0, f
+    assert not (run / "best.pt").exists()  # no held-out choice that would read more labels than the 50
+    metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert 0 <= metrics[-1]["val/accuracy"] <= 1 and metrics[-1]["val/unlabelled"] == 0  # validation is labelled
+    result = _eval(capsys, run, "--k", "5")
+    assert 0 <= result["test_error"] <= 1 and result["test_log_likelihood"] < 0
+    assert main(["train", "vae", "--labels", "10", "--epochs", "1", "--out", str(tmp_path / "v"), "--quiet"]) == 2
+    assert "--labels 10: model 'vae' has no partially observed label" in capsys.readouterr().err

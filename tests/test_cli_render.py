@@ -54,6 +54,10 @@ def test_describe_prints_the_graph_and_the_formula(capsys):
     assert latex.startswith("\\begin{aligned}") and "\\mathcal{L}_{\\mathrm{discriminator}}(\\psi)" in latex
     assert main(["describe", "beta-vae", "--set", "beta=2.5", *SMALL]) == 0
     assert "2.5 * KL(q(z|x) || p(z))" in capsys.readouterr().out
+    assert main(["describe", "ssvae", *SMALL]) == 0
+    out = capsys.readouterr().out
+    assert "  y  latent     categorical (10,)  prior=standard, partially observed" in out
+    assert "minimise E_labelled[L(x,y)] + E_unlabelled[U(x)] + 50 * E_labelled[-log q(y|x)]" in out
 
 
 def test_errors_exit_2_with_the_fix(tmp_path, capsys):

@@ -48,7 +48,7 @@ def cmd_list(args) -> int:
 
 def cmd_train(args) -> int:
     from .data import DATASETS
-    from .eval import write_reconstructions, write_samples, write_traversal
+    from .eval import write_analogies, write_reconstructions, write_samples, write_traversal
     from .eval.pictures import pictured
     from .run import RunConfig, build_model, load_data, save_run
     from .train import TrainConfig, Trainer, load_checkpoint
@@ -75,9 +75,13 @@ def cmd_train(args) -> int:
     cfg = RunConfig(model=args.model, model_options=model_options, objective=args.objective,
                     objective_options=objective_options, data=args.data, data_dir=args.data_dir,
                     binarize=None if binarize == "none" else binarize, seed=args.seed,
-                    domain_shift=args.domain_shift or data_defaults(args.model).get("domain_shift"))
+                    domain_shift=args.domain_shift or data_defaults(args.model).get("domain_shift"),
+                    labels=args.labels)
     data = load_data(cfg)
     model = build_model(cfg, data)
+    if args.labels is not None and not model.partially_observed:
+        raise UnidgmError(f"--labels {args.labels}: model {args.model!r} has no partially observed label to learn from "
+                          f"a few labels; use a model that declares one, such as ssvae")
     epochs = args.epochs if args.epochs is not None or args.minutes is not None else 10
     optim = dict(model.objective.optimizer_defaults)
     if args.lr is not None:
@@ -98,6 +102,8 @@ def cmd_train(args) -> int:
                 or (name != "reconstructions" and not model.can_generate):
             continue
         write(model, out / f"{name}.png", test)
+    if model.partially_observed and pictured(model) is not None:
+        write_analogies(model, out / "analogies.png", test)
     print(json.dumps({k: v for k, v in summary.items() if isinstance(v, (int, float, str, type(None)))}))
     return 0
 
@@ -184,6 +190,9 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--data-dir", default=None, help="folder with MNIST's IDX files (default: search)")
     t.add_argument("--domain-shift", default=None, choices=["invert", "color"],
                    help="the target domain of a domain-adaptation model (default: the model's, color for ada)")
+    t.add_argument("--labels", type=int, default=None, metavar="N",
+                   help="keep N training labels (balanced over the classes, chosen by --seed), the rest unlabelled: "
+                        "semi-supervised training of a model with a partially observed label (ssvae)")
     t.add_argument("--binarize", default="auto", choices=["auto", "dynamic", "static", "threshold", "none"],
                    help="auto (default): dynamic for explicit likelihoods, none (grey) for implicit generators")
     budget = t.add_mutually_exclusive_group()

@@ -22,6 +22,7 @@ class RunConfig:
     data_dir: str | None = None              # where MNIST's IDX files are (None: search)
     binarize: str | None = "dynamic"         # images: dynamic | static | threshold | None
     domain_shift: str | None = None          # a target domain (invert | color) for domain adaptation
+    labels: int | None = None                # keep this many training labels, the rest -1 (semi-supervised)
     seed: int = 0                            # seeds data splits, initialisation and training
 
     def to_dict(self) -> dict:
@@ -41,6 +42,10 @@ def load_data(cfg: RunConfig):
     from .data import load
 
     data = load(cfg.data, data_dir=cfg.data_dir, binarize=cfg.binarize, seed=cfg.seed)
+    if cfg.labels is not None:
+        from .data import semi_supervised
+
+        data = semi_supervised(data, cfg.labels, seed=cfg.seed)
     if cfg.domain_shift:
         from .data.shifted import domain_pair
 

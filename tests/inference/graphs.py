@@ -89,3 +89,28 @@ class DictConcat(nn.Module):
     def forward(self, values):
         assert isinstance(values, dict) and set(values) == set(self.order)
         return self.inner(torch.cat([values[k].flatten(1) for k in self.order], -1))
+
+
+def semi_supervised(classification_weight=None, y_estimator=None):
+    """Kingma et al. (2014)'s M2: a partially observed label y beside z; p(x|y,z), q(y|x),
+    q(z|x,y)."""
+    g = unidgm.Graph("ssvae")
+    g.visible("x", "bernoulli", shape=(X,))
+    options = {"estimator": y_estimator} if y_estimator else {}
+    g.latent("y", "categorical", shape=(C,), prior="standard", partially_observed=True, **options)
+    g.latent("z", "normal", shape=(Z,), prior="standard")
+    g.generative(["y", "z"], "x", MLP(C + Z, [8], X))
+    g.inference("x", "y", MLP(X, [8], C))
+    g.inference(["x", "y"], "z", MLP(X + C, [8], 2 * Z))
+    if classification_weight is not None:
+        g.set_objective("elbo", classification_weight=classification_weight)
+    return g
+
+
+def partly_labelled_batch(n=B, seed=1, labelled=(0, 2, 3)):
+    """Binary data whose labels are known (class indices) at rows ``labelled``, -1 elsewhere."""
+    batch = labelled_batch(n, seed)
+    known = torch.zeros(n, dtype=torch.bool)
+    known[list(labelled)] = True
+    batch["y"] = torch.where(known, batch["y"], torch.full_like(batch["y"], -1))
+    return batch

@@ -24,10 +24,13 @@ def _build(name, net="mlp"):
     return build(name, **opts)
 
 
-def _batch(n=6):
+def _batch(n=6, graph=None):
     g = torch.Generator().manual_seed(0)
-    return {"x": torch.bernoulli(torch.rand((n,) + X_SHAPE, generator=g)), "y": torch.randint(0, 10, (n,), generator=g),
-            "x_target": torch.rand((n,) + X_SHAPE, generator=g)}  # domain adaptation's second domain
+    batch = {"x": torch.bernoulli(torch.rand((n,) + X_SHAPE, generator=g)), "y": torch.randint(0, 10, (n,), generator=g),
+             "x_target": torch.rand((n,) + X_SHAPE, generator=g)}  # domain adaptation's second domain
+    if graph is not None and any(node.partially_observed for node in graph.nodes.values()):
+        batch["y"][1::2] = -1  # a semi-supervised label: known for half the examples
+    return batch
 
 
 def test_catalogue_lists_the_first_entries():
@@ -38,7 +41,7 @@ def test_catalogue_lists_the_first_entries():
                                       for net in (("mlp", "conv") if "net" in options(n) else ("mlp",))])
 def test_compiles_and_trains_a_step(name, net):
     model = unidgm.compile(_build(name, net))
-    batch = _batch()
+    batch = _batch(graph=model.graph)
     terms = model.loss(batch)
     assert "loss" in terms and all(torch.isfinite(v) for v in terms.values())
     groups = model.parameter_groups()
@@ -63,16 +66,16 @@ ELBO_MODELS = [n for n in catalogue() if build(n).objective.get("name", "elbo") 
 
 def test_every_family_is_in_the_catalogue():
     assert {"gan", "fgan", "wgan-gp", "infogan", "aae", "bigan", "aavae", "iwgan", "ada"} <= set(catalogue())
-    assert set(ELBO_MODELS) == {"ae", "vae", "beta-vae", "iwae", "cvae", "hvae"}
+    assert set(ELBO_MODELS) == {"ae", "vae", "beta-vae", "iwae", "cvae", "hvae", "ssvae"}
 
 
 @pytest.mark.parametrize("name", ELBO_MODELS)
 def test_pyro_pair_gives_the_same_elbo(name):
     """DESIGN contract: the compiled ELBO and Pyro's Trace_ELBO on the generated
     model/guide agree on the same draws (the compiled loss averages over the batch, Pyro's
-    sums)."""
+    sums). A partially observed label is summed over in both: TraceEnum_ELBO."""
     graph = _build(name)
-    batch = _batch()
+    batch = _batch(graph=graph)
     model = unidgm.compile(graph, "elbo", kl="mc")
     if any(f.deterministic for f in model.inference):
         with pytest.raises(GraphError, match="prior"):
@@ -80,9 +83,14 @@ def test_pyro_pair_gives_the_same_elbo(name):
         return
     pyro.clear_param_store()
     torch.manual_seed(3)
-    ours = -model.loss(batch)["elbo"] * batch["x"].shape[0]  # unweighted, whatever beta
+    terms = model.loss(batch)
+    ours = -terms["elbo"] * batch["x"].shape[0]  # unweighted, whatever beta
+    elbo = pyro.infer.Trace_ELBO()
+    if model.partially_observed:  # the loss's classification term is an observed site of the model
+        ours = terms["loss"] * batch["x"].shape[0]
+        elbo = pyro.infer.TraceEnum_ELBO(max_plate_nesting=1)
     torch.manual_seed(3)
-    theirs = pyro.infer.Trace_ELBO().differentiable_loss(model.pyro_model, model.pyro_guide, batch)
+    theirs = elbo.differentiable_loss(model.pyro_model, model.pyro_guide, batch)
     assert torch.allclose(ours, theirs, rtol=1e-5), (ours.item(), theirs.item())
 
 
@@ -93,7 +101,7 @@ def test_state_dict_round_trip(name):
     for p in b.parameters():
         torch.nn.init.zeros_(p)
     b.load_state_dict(a.state_dict())
-    batch = _batch()
+    batch = _batch(graph=a.graph)
     torch.manual_seed(1)
     la = a.loss(batch)["loss"]
     torch.manual_seed(1)
@@ -115,3 +123,7 @@ def test_defaults_are_the_papers():
     assert build("beta-vae").objective == {"name": "elbo", "kl_weight": 4.0, "warmup": 0}
     assert build("iwae").objective["k"] == 5
     assert math.isclose(unidgm.compile(build("beta-vae")).objective.kl_weight, 4.0)
+    m2 = build("ssvae")  # Kingma et al. 2014: 500 hidden units, a 50-dimensional z, alpha = 0.1 N / N_l
+    assert m2.nodes["y"].partially_observed and m2.nodes["z"].shape == (50,)
+    assert [m.out_features for m in m2.edge_into("y", "inference").net if isinstance(m, torch.nn.Linear)] == [500, 10]
+    assert m2.objective == {"name": "elbo", "classification_weight": 50.0}

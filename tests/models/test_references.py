@@ -116,3 +116,35 @@ def test_two_layer_hvae():
     kl2 = kl_divergence(q2, Normal(0.0, 1.0)).sum(-1)
     ref = (_bce(n["generative_x"](z1), x) + kl1 + kl2).mean()
     assert torch.allclose(ours, ref, rtol=1e-5)
+
+
+def test_ssvae_kingma_eq6_to_9():
+    """Kingma et al. (2014)'s M2: labelled rows L(x, y) (Eq. 6), unlabelled rows
+    U(x) = sum_y q(y|x) (L(x, y) + log q(y|x)) summed over every class (Eq. 7), and alpha
+    times -log q(y|x) on labelled rows (Eq. 9), over the batch size (Eq. 8). The compiled
+    model draws z for the labelled rows, then for every (class, unlabelled row) at once."""
+    g = build("ssvae", x_shape=X, latent_dim=4, hidden=(16,), classification_weight=5.0)
+    n = _nets(g)
+    x, y = _data(6)
+    y[[1, 4, 5]] = -1
+    torch.manual_seed(0)
+    ours = unidgm.compile(g).loss({"x": x, "y": y})["loss"]
+    torch.manual_seed(0)
+    lab, unl = y >= 0, y < 0
+    flat = x.flatten(1)
+
+    def bound(xs, ys, eps):  # L(x, y): reconstruction + KL(q(z|x,y) || N(0, I)) - log p(y)
+        q = _gauss(n["inference_z"](torch.cat([xs, ys], -1)))
+        z = q.loc + q.scale * eps
+        return _bce(n["generative_x"](torch.cat([ys, z], -1)), xs) + kl_divergence(q, Normal(0.0, 1.0)).sum(-1) \
+            + math.log(10)
+
+    y1 = F.one_hot(y[lab], 10).float()
+    labelled = bound(flat[lab], y1, torch.randn(3, 4))
+    classification = F.cross_entropy(n["inference_y"](flat[lab]), y[lab], reduction="none")
+    eps = torch.randn(10, 3, 4)                                  # (class, unlabelled row, z)
+    log_q = torch.log_softmax(n["inference_y"](flat[unl]), -1)  # (row, class)
+    unlabelled = sum(log_q[:, k].exp() * (bound(flat[unl], F.one_hot(torch.tensor([k] * 3), 10).float(), eps[k])
+                                          + log_q[:, k]) for k in range(10))
+    ref = (labelled.sum() + unlabelled.sum() + 5.0 * classification.sum()) / 6
+    assert torch.allclose(ours, ref, rtol=1e-5)

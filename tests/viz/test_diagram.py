@@ -69,6 +69,15 @@ def test_spec_styles_follow_the_papers_notation():
     assert spec["graph"]["rankdir"] == "TB" and spec["caption"] is None
 
 
+def test_a_partially_observed_label_is_half_shaded():
+    spec = diagram_spec(build("ssvae", x_shape=(1, 8, 8), hidden=(16,)))
+    y = spec["nodes"]["y"]
+    assert y["role"] == "latent" and y["attrs"]["style"] == "filled"
+    assert y["attrs"]["fillcolor"] == "#c8c8c8;0.5:white"  # grey below, white above
+    assert "filled" not in spec["nodes"]["z"]["attrs"]["style"]
+    assert spec["nodes"]["y"]["rank"] == spec["nodes"]["z"]["rank"] < spec["nodes"]["x"]["rank"]
+
+
 def test_dot_source_carries_the_styles():
     source = diagram.dot_source(every_kind(), caption="my caption")
     assert source.startswith("digraph every")

@@ -12,6 +12,7 @@ from pathlib import Path
 from unidgm.data.digits import load_digits
 from unidgm.data.idx import read_idx
 from unidgm.data.mnist import load_mnist
+from unidgm.data.semi_supervised import UNLABELLED, semi_supervised
 from unidgm.data.splits import DataSplits
 from unidgm.data.toys import grid25, ring8, swissroll
 from unidgm.errors import DataError
@@ -28,6 +29,8 @@ __all__ = [
     "read_idx",
     "load_mnist",
     "load_digits",
+    "semi_supervised",
+    "UNLABELLED",
     "ring8",
     "grid25",
     "swissroll",

@@ -1,4 +1,4 @@
-"""Sample, reconstruction and latent-traversal pictures of a trained model.
+"""Sample, reconstruction, latent-traversal and analogy pictures of a trained model.
 
 Image data gives image grids; 2-D data gives scatter plots over the data. The pictured
 variable is the first visible node with a likelihood (``x`` in the catalogue).
@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from ..errors import GraphError
 from ..viz.grids import as_images, save_image_grid, save_scatter
@@ -106,3 +107,56 @@ def write_traversal(model, path, data: dict, latent: str | None = None, dims: in
     if images is None:
         return save_scatter(path, x, data[x_name][:2000], title=f"{model.graph.name}: traversal of {latent}")
     return save_image_grid(path, images, nrow=steps)
+
+
+@torch.no_grad()
+def write_analogies(model, path, data: dict, n: int | None = None, image_shape=None) -> Path | None:
+    """Kingma et al. (2014), Fig. 1, for a model with a partially observed label y and a
+    normal latent z (the style), as one grid of K + 1 columns for K classes:
+
+    - top, the analogies: each row is a test example, its image in the first column, then
+      the decoded images of its style z (the mean of q(z|x, y), y its label where the data
+      gives it, else argmax q(y|x)) with each label in turn: style fixed, label varied;
+    - below a blank row, the reverse: each row holds one label fixed while z varies over
+      K + 1 draws from its prior, the same draws in every row.
+
+    Returns None where the model has no such label and style."""
+    if not model.partially_observed:
+        return None
+    x_name, y = _pictured(model), model.partially_observed[0]
+    styles = [f for f in model.inference if model.families[f.child].name == "normal" and f.child != y
+              and len(model.graph.nodes[f.child].shape) == 1]
+    if not styles:
+        return None
+    z = styles[-1].child
+    classes = model.graph.nodes[y].shape[-1]
+    n = n or classes
+    device = next(model.parameters()).device
+    batch = {k: v[:n].to(device) for k, v in data.items()}
+    values = model.read_batch(batch)
+    size = next(iter(values.values())).shape[0]
+    q_y = next(f for f in model.inference if f.child == y)
+    labels, observed = model.read_labels(batch, y, size)
+    predicted = q_y.params(values)[0].argmax(-1)
+    values[y] = torch.where(observed.unsqueeze(-1), labels, F.one_hot(predicted, classes).to(labels))
+    for f in model.inference:
+        if f.child != y:
+            params = f.params(values)
+            values[f.child] = params[0] if f.deterministic else f.family.mean(params)
+    each = torch.arange(classes, device=device)
+    # (size * K) decodings: example i's style with label k at row i, column k + 1
+    analogies = model.sample(size * classes, given={z: values[z].repeat_interleave(classes, 0),
+                                                    y: each.repeat(size)})[x_name]
+    draws = model.sample_prior(z, classes + 1)
+    reverse = model.sample(classes * (classes + 1), given={z: draws.repeat(classes, 1),
+                                                           y: each.repeat_interleave(classes + 1)})[x_name]
+    originals = as_images(batch[x_name], image_shape)
+    analogies, reverse = as_images(analogies, image_shape), as_images(reverse, image_shape)
+    if originals is None:
+        return None
+    rows = []
+    for i in range(size):
+        rows += [originals[i:i + 1], analogies[i * classes:(i + 1) * classes]]
+    rows.append(torch.ones_like(reverse[: classes + 1]))  # a blank row between the two grids
+    rows.append(reverse)
+    return save_image_grid(path, torch.cat(rows), nrow=classes + 1)

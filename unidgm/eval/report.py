@@ -8,7 +8,9 @@
   on draws of the model (an explicit likelihood's observation noise included);
 - ``code_accuracy``: a categorical latent inferred from the image, against the digit labels
   after the best matching (InfoGAN's categorical code);
-- ``target_accuracy``: domain adaptation, the label classifier on the target domain.
+- ``target_accuracy``: domain adaptation, the label classifier on the target domain;
+- ``test_error``: a partially observed label (semi-supervised learning), the share of
+  examples whose most probable class under q(y|x) is not their label.
 """
 from __future__ import annotations
 
@@ -61,6 +63,10 @@ def evaluate_run(model, data, cfg, split: str = "test", k: int = 1000, seed: int
         with torch.no_grad():
             predicted = f.params(model.read_values(raw, f.parents))[0].argmax(-1)
         result["code_accuracy"] = code_accuracy(predicted.cpu(), raw["y"].cpu())
+    labels = [y for y in model.partially_observed if y in raw and all(
+        nodes[p].role == "visible" for f in model.inference if f.child == y for p in f.parents)]
+    if labels:
+        result["test_error"] = classification_error(model, held_out, labels[0])
     if "x_target" in raw and "y_target" in raw and "y" in nodes and "y" in model.generative:
         result["target_accuracy"] = _target_accuracy(model, raw)
         result["source_accuracy"] = _target_accuracy(model, {"x_target": raw["x"], "y_target": raw["y"]})
@@ -78,6 +84,28 @@ def _generate(model, x: str, n: int, raw: dict, batch: int = 1000, mean: bool = 
         given = {g: raw[g][i:i + m] for g in given_nodes if g in raw}
         out.append(model.sample(m, given=given, mean=mean)[x])
     return torch.cat(out)
+
+
+@torch.no_grad()
+def classification_error(model, data: dict, y: str, batch: int = 1000) -> float:
+    """The share of labelled examples of ``data`` (labels >= 0 in ``data[y]``) whose most
+    probable class under q(y|...) differs from the label. q's parents are read from ``data``
+    (the held-out images, binarized like the training images)."""
+    f = next(f for f in model.inference if f.child == y)
+    was_training = model.training
+    model.eval()
+    wrong = total = 0
+    try:
+        n = data[y].shape[0]
+        for i in range(0, n, batch):
+            part = {k: v[i:i + batch] for k, v in data.items()}
+            labels, observed = model.read_labels(part, y, part[y].shape[0])
+            predicted = f.params(model.read_values(part, f.parents))[0].argmax(-1)
+            wrong += int(((predicted != labels.argmax(-1)) & observed).sum())
+            total += int(observed.sum())
+    finally:
+        model.train(was_training)
+    return wrong / max(total, 1)
 
 
 @torch.no_grad()

@@ -36,6 +36,9 @@ class Node:
         given: a visible node the model conditions on without explaining it (a label fed to
             a conditional VAE's networks); it has no likelihood.
         options: family options, e.g. ``temperature`` of a relaxed categorical.
+        partially_observed: a categorical latent whose value the batch carries for some
+            examples (a label known for a few images): observed where the batch gives it,
+            summed over its classes under q where it does not (Kingma et al. 2014's M2).
     """
 
     name: str
@@ -45,6 +48,7 @@ class Node:
     prior: str | None = None
     given: bool = False
     options: dict = field(default_factory=dict)
+    partially_observed: bool = False
 
     @property
     def size(self) -> int:

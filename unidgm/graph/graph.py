@@ -66,13 +66,28 @@ class Graph:
         """
         return self._add_node(Node(name, "visible", family, _as_shape(name, shape), None, bool(given), dict(options)))
 
-    def latent(self, name: str, family: str, shape, *, prior: str | None = None, **options) -> Node:
+    def latent(self, name: str, family: str, shape, *, prior: str | None = None, partially_observed: bool = False,
+               **options) -> Node:
         """Declares a latent variable. ``prior`` is ``"standard"`` (the family's fixed
         standard prior), ``"learned"`` (trainable prior parameters) or None (the latent is
-        produced by a generative edge, or has no prior at all, as in an autoencoder)."""
+        produced by a generative edge, or has no prior at all, as in an autoencoder).
+
+        ``partially_observed=True`` declares a categorical latent that the batch gives for
+        some examples, a label known for a few images (semi-supervised learning, Kingma et
+        al. 2014's M2): the batch holds class indices under the node's name with -1 where
+        the value is unknown (scikit-learn's convention), or leaves the key out. The ELBO
+        observes it where given and sums over its classes under q where not; it needs a
+        prior (or a generative edge) and an inference edge.
+        """
         if prior is not None and prior not in PRIORS:
             raise GraphError(f"latent '{name}': unknown prior {prior!r}; use one of {', '.join(PRIORS)} or None")
-        return self._add_node(Node(name, "latent", family, _as_shape(name, shape), prior, False, dict(options)))
+        shape = _as_shape(name, shape)
+        if partially_observed and (family != "categorical" or len(shape) != 1):
+            raise GraphError(f"latent '{name}': partially_observed=True needs a categorical node of shape (classes,), "
+                             f"whose classes can be summed over where the batch lacks the value; got {family!r} of "
+                             f"shape {shape}")
+        return self._add_node(Node(name, "latent", family, shape, prior, False, dict(options),
+                                   bool(partially_observed)))
 
     def generative(self, parents, child: str, net: nn.Module, *, deterministic: bool = False,
                    combine: str = "concat") -> Edge:
@@ -179,6 +194,7 @@ class Graph:
         lines = [f"Graph({self.name!r})"]
         for n in self.nodes.values():
             extra = f", prior={n.prior}" if n.prior else (", given" if n.given else "")
+            extra += ", partially observed" if n.partially_observed else ""
             lines.append(f"  {n.role:9s} {n.name}: {n.family}{list(n.shape)}{extra}")
         lines += [f"  {e!r}" for e in self._edges]
         return "\n".join(lines)
@@ -286,6 +302,10 @@ class Graph:
             if n.role == "latent" and gen is None and n.prior is None and inf is None:
                 raise GraphError(f"latent '{n.name}' has no prior, no generative edge and no inference edge, so "
                                  f"nothing can sample it; give it prior='standard' or an edge that produces it")
+            if n.partially_observed and (inf is None or inf.deterministic or (gen is None and n.prior is None)):
+                raise GraphError(f"partially observed latent '{n.name}' needs a prior (or a generative edge) for "
+                                 f"p({n.name}) and a stochastic inference edge q({n.name}|...) for the examples that "
+                                 f"lack it; add prior='standard' and g.inference(<parents>, '{n.name}', net)")
         return self
 
 

@@ -391,7 +391,8 @@ def _declare(where: str, name: str, nodes: dict[str, Node], specs: list[_Spec], 
             if node.role == "visible":
                 g.visible(node.name, node.family, node.shape, given=node.given, **node.options)
             else:
-                g.latent(node.name, node.family, node.shape, prior=node.prior, **node.options)
+                g.latent(node.name, node.family, node.shape, prior=node.prior,
+                         partially_observed=node.partially_observed, **node.options)
         for s in specs:
             if s.kind == "adversarial":
                 g.adversarial(s.parents, s.net, indicator=s.child, combine=s.combine, real=s.real, fake=s.fake,

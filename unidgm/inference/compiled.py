@@ -68,6 +68,8 @@ class CompiledModel(nn.Module):
         self.likelihoods = [self.generative[n] for n, node in nodes.items()
                             if node.role == "visible" and n in self.generative]
         self.latents = [n for n, node in nodes.items() if node.role == "latent"]
+        #: latents the batch gives for some examples (labels): observed there, enumerated elsewhere
+        self.partially_observed = [n for n, node in nodes.items() if node.partially_observed]
         self.generative_order = list(nx.topological_sort(graph.process("generative")))
         self._generative_plans: dict = {}
         # One gradient estimator per sampled latent (see estimators.py): the (factor,
@@ -76,6 +78,10 @@ class CompiledModel(nn.Module):
         self._q_plan = list(zip(self.inference, draws))
 
         self.objective = objective
+        if self.partially_observed and not objective.supports_partially_observed:
+            raise GraphError(f"latent '{self.partially_observed[0]}' is partially observed, and the '{objective.name}' "
+                             f"objective cannot use its labels; compile with the ELBO (objective='elbo'), which "
+                             f"observes it where the batch gives it and sums over its classes elsewhere")
         objective.bind(self)
         self.phases = objective.phases
 
@@ -148,17 +154,45 @@ class CompiledModel(nn.Module):
                              + ("; class indices of shape (batch_size,) work too" if classes else ""))
         return v
 
-    def infer(self, values: dict[str, torch.Tensor], particles: int | None = None) -> dict[str, tuple]:
+    def infer(self, values: dict[str, torch.Tensor], particles: int | None = None, held: tuple = ()
+              ) -> dict[str, tuple]:
         """Runs q: samples every inferred latent into ``values`` (in place) and returns each
         latent's q parameters. ``particles`` draws that many samples per example. A
-        latent's estimator may draw it instead (a relaxation, a detached draw)."""
+        latent's estimator may draw it instead (a relaxation, a detached draw). Latents in
+        ``held`` keep the value ``values`` gives them (an observed or enumerated label);
+        their q parameters are still returned."""
         q = {}
         for f, estimator in self._q_plan:
             params = f.params(values)
-            values[f.child] = f.sample(params, particles) if estimator is None else estimator.sample(f, params,
-                                                                                                      particles)
+            if not held or f.child not in held:
+                values[f.child] = f.sample(params, particles) if estimator is None else estimator.sample(f, params,
+                                                                                                          particles)
             q[f.child] = params
         return q
+
+    def read_labels(self, batch: dict, name: str, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """A partially observed latent's values in ``batch`` as ``(one_hot, observed)``:
+        ``(size, K)`` one-hot rows (zeros where unknown) and a ``(size,)`` boolean mask.
+        The batch gives class indices with -1 (any negative number) where the value is
+        unknown, or one-hot rows with zero rows there, or leaves the key out (nothing known)."""
+        classes = self.graph.nodes[name].shape[-1]
+        v = batch.get(name)
+        if v is None:
+            like = next(iter(batch.values())) if batch else torch.zeros(())
+            observed = torch.zeros(size, dtype=torch.bool, device=like.device)
+            return torch.zeros(size, classes, device=like.device), observed
+        if not isinstance(v, torch.Tensor):
+            raise GraphError(f"batch['{name}'] must be a tensor of class indices (-1 where unknown), got "
+                             f"{type(v).__name__}")
+        if not v.is_floating_point() and v.shape == (size,):
+            observed = v >= 0
+            one_hot = F.one_hot(v.clamp(min=0), classes).to(torch.get_default_dtype())
+            return one_hot * observed.unsqueeze(-1), observed
+        if v.is_floating_point() and v.shape == (size, classes):
+            return v, v.sum(-1) > 0
+        raise GraphError(f"batch['{name}'] has shape {tuple(v.shape)} and dtype {v.dtype}, but the partially observed "
+                         f"latent '{name}' needs class indices of shape ({size},) with -1 where the label is unknown "
+                         f"(or one-hot rows of shape ({size}, {classes}) with zero rows there)")
 
     def prior_params(self, name: str) -> tuple[torch.Tensor, ...] | None:
         """Parameters of a latent's prior, or None where there is none."""

@@ -24,6 +24,12 @@ and its gradient is unbiased.
 
 Latents with a deterministic inference edge (autoencoders) contribute no KL: q is a point
 mass and its entropy term is dropped, which leaves the plain reconstruction objective.
+
+A partially observed latent (a label known for some examples, ``g.latent(...,
+partially_observed=True)``) turns the bound into Kingma et al. (2014)'s semi-supervised
+objective: observed where the batch gives it, summed over its classes under q elsewhere,
+plus the classification term ``classification_weight * -log q(y|x)`` on labelled examples
+(see :mod:`unidgm.inference.semi_supervised`).
 """
 from __future__ import annotations
 
@@ -45,12 +51,23 @@ class ELBO(Objective):
             (0: no warm-up).
         kl: ``"auto"`` (analytic where valid), ``"analytic"`` (required; an error where it
             is not available) or ``"mc"`` (Monte Carlo everywhere).
+        classification_weight: for a graph with a partially observed latent y, alpha of
+            Kingma et al. (2014, Eq. 9) per labelled example: the weight of -log q(y|x)
+            beside the example's bound (their alpha = 0.1 N on the mean over the labelled
+            set is 0.1 N / N_labelled per example). None: 1 where the graph has such a
+            latent; 0 switches the term off.
     """
 
     name = "elbo"
+    supports_partially_observed = True
 
-    def __init__(self, kl_weight: float = 1.0, warmup: int = 0, kl: str = "auto"):
+    def __init__(self, kl_weight: float = 1.0, warmup: int = 0, kl: str = "auto",
+                 classification_weight: float | None = None):
         super().__init__()
+        if classification_weight is not None and classification_weight < 0:
+            raise ConfigError(f"elbo: classification_weight must be >= 0 or None, got {classification_weight}")
+        self.classification_weight = None if classification_weight is None else float(classification_weight)
+        self.semi_supervised = None  # the plan for a partially observed latent, set in bind
         if kl not in _KL_MODES:
             raise ConfigError(f"elbo: kl must be one of {_KL_MODES}, got {kl!r}")
         if kl_weight < 0:
@@ -83,7 +100,7 @@ class ELBO(Objective):
         self._kl_analytic: dict[str, bool] = {}  # latent -> closed-form KL (else Monte Carlo), for describe()
         for f in model.inference:
             z = f.child
-            if f.deterministic:
+            if f.deterministic or z in model.partially_observed:
                 continue
             gen = model.generative.get(z)
             if gen is None and graph.nodes[z].prior is None:
@@ -100,8 +117,25 @@ class ELBO(Objective):
             analytic = self.kl_mode != "mc" and valid and has_closed_form
             self._kl.append((z, _kl_term(model, f, gen, analytic)))
             self._kl_analytic[z] = analytic
+        self.semi_supervised = None
+        if len(model.partially_observed) > 1:
+            raise GraphError(f"latents {', '.join(map(repr, model.partially_observed))} are all partially observed; "
+                             f"the ELBO sums over one such latent, so declare one label node (a joint label can "
+                             f"be one categorical over the combinations)")
+        if model.partially_observed:
+            from .semi_supervised import SemiSupervised
+
+            weight = 1.0 if self.classification_weight is None else self.classification_weight
+            self.semi_supervised = SemiSupervised(model, model.partially_observed[0], self._kl, weight)
+            self.monitor = None  # no held-out score that would use more labels than training has
+        elif self.classification_weight is not None:
+            raise ConfigError(f"elbo: classification_weight weighs -log q(y|x) for a partially observed latent y, "
+                              f"and graph '{graph.name}' has none; drop the option or declare the label with "
+                              f"g.latent(..., partially_observed=True)")
 
     def terms(self, model, batch):
+        if self.semi_supervised is not None:
+            return self.semi_supervised.terms(model, batch, self.weight())
         values = model.read_batch(batch)
         q = model.infer(values)
         rec = None
@@ -145,6 +179,8 @@ class ELBO(Objective):
         weight = "beta_t" if self.warmup else self.kl_weight
         where = (f"beta_t = {self.kl_weight:g} * min(1, t/{self.warmup}) at training step t",
                  rf"\beta_t = {self.kl_weight:g} \min(1, t/{self.warmup})") if self.warmup else ("", "")
+        if self.semi_supervised is not None:
+            return Formula(repr(self), tuple(self.semi_supervised.describe(model, phase, weight, where)))
         forms = []
         for latex in (False, True):
             nt = Notation(model.graph, latex)
@@ -160,6 +196,8 @@ class ELBO(Objective):
     def __repr__(self):
         extra = f", kl_weight={self.kl_weight}" if self.kl_weight != 1.0 else ""
         extra += f", warmup={self.warmup}" if self.warmup else ""
+        if self.classification_weight is not None:
+            extra += f", classification_weight={self.classification_weight:g}"
         return f"{self.name}(kl={self.kl_mode}{extra})"
 
 

@@ -299,7 +299,8 @@ def resolve_estimators(model, overrides: Mapping | None = None):
     graph = model.graph
     nodes = graph.nodes
     overrides = dict(overrides or {})
-    stochastic = {f.child: f for f in model.inference if not f.deterministic}
+    # A partially observed latent is observed or summed over exactly, never sampled in training.
+    stochastic = {f.child: f for f in model.inference if not f.deterministic and not nodes[f.child].partially_observed}
     for name in overrides:
         if name not in stochastic:
             raise GraphError(_not_estimated(graph, name, "estimators={...}"))
@@ -340,6 +341,8 @@ def _not_estimated(graph, name: str, where: str) -> str:
         return f"{where}: '{name}' is not a node of graph '{graph.name}'; name a latent that q infers"
     edge = graph.edge_into(name, "inference")
     why = ("it is not a latent" if node.role != "latent" else
-           "it has no inference edge" if edge is None else f"its inference edge {edge.name} is deterministic")
+           "it has no inference edge" if edge is None else
+           "it is partially observed (observed or summed over its classes, never sampled)" if node.partially_observed
+           else f"its inference edge {edge.name} is deterministic")
     return (f"{where}: node '{name}' gets no gradient estimator, since {why}; estimators apply to latents that q "
             f"samples, so drop the option for '{name}'")

@@ -167,7 +167,8 @@ def _weighted(term: Term, body: str, latex: bool = False) -> str:
 def scaled(w: float | str, body: str, latex: bool = False) -> str:
     """``w * body`` (parenthesised where needed); ``body`` alone for w = 1."""
     if isinstance(w, str):
-        symbol = w if not latex else w.replace("beta", r"\beta").replace("lambda", r"\lambda")
+        symbol = w if not latex else w.replace("beta", r"\beta").replace("lambda", r"\lambda").replace(
+            "alpha", r"\alpha")
         return f"{symbol}\\,{paren(body, True)}" if latex else f"{symbol} * {paren(body, False)}"
     if w == 1:
         return body
@@ -232,12 +233,14 @@ class Notation:
     """The symbols of one graph's variables and processes, in plain text or LaTeX.
 
     Objectives build each term once with ``Notation(graph)`` and once with
-    ``Notation(graph, latex=True)``, so the two forms cannot disagree.
+    ``Notation(graph, latex=True)``, so the two forms cannot disagree. ``observed`` names
+    latents to read as given values (a partially observed label where the batch has it).
     """
 
-    def __init__(self, graph, latex: bool = False):
+    def __init__(self, graph, latex: bool = False, observed=()):
         self.graph = graph
         self.latex = latex
+        self.observed = frozenset(observed)
         self.bar = r" \mid " if latex else "|"
         self.comma = ", " if latex else ","
         several = Counter(e.kind for e in graph.edges if e.deterministic)
@@ -318,7 +321,7 @@ class Notation:
         ``particle``-th draw when given)."""
         rename = rename or {}
         node = self.graph.nodes[name]
-        if node.role == "visible" and (process != "generative" or node.given):
+        if (node.role == "visible" and (process != "generative" or node.given)) or name in self.observed:
             return self.var(rename.get(name, name))
         kind = "inference" if process != "generative" else "generative"
         e = self.graph.edge_into(name, kind)
@@ -347,7 +350,7 @@ class Notation:
                 continue
             seen.add(n)
             node = self.graph.nodes[n]
-            if node.role == "visible" and (process != "generative" or node.given):
+            if (node.role == "visible" and (process != "generative" or node.given)) or n in self.observed:
                 read.add(n)
                 continue
             e = self.graph.edge_into(n, kind)

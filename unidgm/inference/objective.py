@@ -40,6 +40,9 @@ class Objective:
     monitor: str | None = "elbo"
     #: optimizer settings the objective trains best with (overridable in TrainConfig)
     optimizer_defaults: dict = {}
+    #: whether it reads the labels of partially observed latents (``g.latent(...,
+    #: partially_observed=True)``); compiling such a graph with another objective is refused
+    supports_partially_observed: bool = False
 
     def __init__(self):
         #: the global training step, set by ``CompiledModel.set_schedule_step``

@@ -18,6 +18,15 @@ for the others. The generator's side is ``pyro.factor("generator_<y>")`` (Hu et 
 reversed q^r for the non-saturating game), and InfoGAN's code posterior on generated
 samples an observed site ``q_<c>``. Seeded alike, a Pyro trace and a compiled phase draw
 the same samples, so the test can find each compiled term in the trace.
+
+A partially observed latent y (a label known for some examples) splits the batch in two
+plates, ``labelled`` and ``unlabelled``, whose sites carry the plate's name as a prefix
+(``labelled/x``, ``unlabelled/y``), as Kingma et al.'s J sums the two kinds of examples:
+in ``labelled`` y is an observed site, and the classification term alpha * -log q(y|x) an
+observed site ``labelled/q_y`` scaled by alpha; in ``unlabelled`` the guide's y site is
+marked for parallel enumeration (what ``pyro.infer.config_enumerate`` does), so
+``TraceEnum_ELBO(max_plate_nesting=1)`` sums over y exactly and its loss is the batch size
+times the compiled ELBO's with ``kl="mc"``; ``Trace_ELBO`` would sample y instead.
 """
 from __future__ import annotations
 
@@ -82,48 +91,111 @@ def pyro_model(model, batch: dict) -> None:
         needed = set(model.generative_plan(tuple(f.child for f in explicit))[0])
         values = model.read_values(batch, [f.child for f in explicit] + [
             n for n, node in model.graph.nodes.items() if node.given and n in batch])
+    elif model.partially_observed:
+        _semi_supervised_model(model, batch)
+        return
     else:
         needed = None
         values = model.read_batch(batch)
     observed = {n for n, node in model.graph.nodes.items() if node.role == "visible"}
     size = _batch_size(model, values)
     with pyro.plate("data", size):
-        for name in model.generative_order:
-            node = model.graph.nodes[name]
-            if node.role == "indicator" or node.given or (needed is not None and name not in needed):
-                continue
-            f = model.generative.get(name)
-            if f is None:
-                params = model.prior_params(name)
-                if params is None:
-                    raise GraphError(f"latent '{name}' has no prior and no generative edge, so the Pyro model cannot "
-                                     f"sample it; give it prior='standard'")
-                d = model.families[name].pyro_dist(tuple(p.expand((size,) + p.shape) for p in params),
-                                                   node.event_dims)
-            elif f.deterministic:
-                if name in observed:
-                    raise GraphError(f"edge {f.edge.name} is deterministic, so visible '{name}' has no likelihood "
-                                     f"for the Pyro model to observe; make the edge stochastic")
-                values[name] = pyro.deterministic(name, f.params(values)[0], event_dim=node.event_dims)
-                continue
-            else:
-                d = f.family.pyro_dist(f.params(values), node.event_dims)
-            values[name] = pyro.sample(name, d, obs=values.get(name) if name in observed else None)
+        _generative_sites(model, values, observed, size, needed)
+
+
+def _generative_sites(model, values: dict, observed: set, size: int, needed=None, prefix: str = "") -> None:
+    """The generative process's sites (named ``prefix + node``) inside a plate of ``size``."""
+    import pyro
+
+    for name in model.generative_order:
+        node = model.graph.nodes[name]
+        if node.role == "indicator" or node.given or (needed is not None and name not in needed):
+            continue
+        f = model.generative.get(name)
+        if f is None:
+            params = model.prior_params(name)
+            if params is None:
+                raise GraphError(f"latent '{name}' has no prior and no generative edge, so the Pyro model cannot "
+                                 f"sample it; give it prior='standard'")
+            d = model.families[name].pyro_dist(tuple(p.expand((size,) + p.shape) for p in params), node.event_dims)
+        elif f.deterministic:
+            if name in observed:
+                raise GraphError(f"edge {f.edge.name} is deterministic, so visible '{name}' has no likelihood "
+                                 f"for the Pyro model to observe; make the edge stochastic")
+            values[name] = pyro.deterministic(prefix + name, f.params(values)[0], event_dim=node.event_dims)
+            continue
+        else:
+            d = f.family.pyro_dist(f.params(values), node.event_dims)
+        values[name] = pyro.sample(prefix + name, d, obs=values.get(name) if name in observed else None)
+
+
+def _labelled_parts(model, batch: dict):
+    """The batch split by the partially observed latent y's mask: ``(y, alpha, parts)``
+    with alpha the classification weight and parts ``[(plate name, values, size)]``, the
+    labelled values holding y."""
+    values = model.read_batch(batch)
+    size = _batch_size(model, values)
+    y = model.partially_observed[0]
+    labels, observed = model.read_labels(batch, y, size)
+    parts = []
+    for name, rows in (("labelled", observed.nonzero().squeeze(1)), ("unlabelled", (~observed).nonzero().squeeze(1))):
+        if rows.numel():
+            part = {k: v[rows] for k, v in values.items()}
+            if name == "labelled":
+                part[y] = labels[rows]
+            parts.append((name, part, rows.numel()))
+    return y, model.objective.semi_supervised.classification_weight, parts
+
+
+def _semi_supervised_model(model, batch: dict) -> None:
+    import pyro
+    import pyro.distributions as dist
+    from pyro import poutine
+
+    y, alpha, parts = _labelled_parts(model, batch)
+    visible = {n for n, node in model.graph.nodes.items() if node.role == "visible"}
+    q_y = next(f for f in model.inference if f.child == y)
+    for name, values, size in parts:
+        labelled = name == "labelled"
+        with pyro.plate(name, size):
+            _generative_sites(model, values, visible | ({y} if labelled else set()), size, prefix=name + "/")
+            if labelled and alpha:
+                with poutine.scale(scale=alpha):  # Kingma et al.'s classification term, Eq. 9
+                    pyro.sample(f"{name}/q_{y}", dist.OneHotCategorical(logits=q_y.params(values)[0]), obs=values[y])
+
+
+def _semi_supervised_guide(model, batch: dict) -> None:
+    import pyro
+
+    y, _, parts = _labelled_parts(model, batch)
+    for name, values, size in parts:
+        with pyro.plate(name, size):
+            for f in model.inference:
+                if f.child == y and name == "labelled":
+                    continue  # observed
+                params = f.params(values)
+                infer = {"enumerate": "parallel"} if f.child == y else {}
+                values[f.child] = pyro.sample(f"{name}/{f.child}", _guide_dist(f, params), infer=infer)
+
+
+def _guide_dist(f, params):
+    import pyro.distributions as dist
+
+    if f.deterministic:
+        return dist.Delta(params[0], event_dim=f.event_dims)
+    return f.family.pyro_dist(params, f.event_dims)
 
 
 def pyro_guide(model, batch: dict) -> None:
     """q: every inferred latent in inference topological order."""
     import pyro
-    import pyro.distributions as dist
 
     pyro.module("unidgm", model)
+    if model.partially_observed:
+        _semi_supervised_guide(model, batch)
+        return
     values = model.read_batch(batch)
     with pyro.plate("data", _batch_size(model, values)):
         for f in model.inference:
-            params = f.params(values)
-            if f.deterministic:
-                d = dist.Delta(params[0], event_dim=f.event_dims)
-            else:
-                d = f.family.pyro_dist(params, f.event_dims)
-            values[f.child] = pyro.sample(f.child, d)
+            values[f.child] = pyro.sample(f.child, _guide_dist(f, f.params(values)))
 

@@ -12,6 +12,8 @@ deterministic     hollow arrowhead on the solid or dashed line of its kind,
 adversarial edge  red arrow into the indicator, labelled ``q_ψ(y_x|x)``
 visible node      shaded (filled grey) circle
 latent node       plain circle
+partially         half-shaded circle: a latent the batch gives for some examples
+observed latent   (a semi-supervised label)
 indicator node    plain diamond (the y of an adversarial edge)
 ================  ==============================================================
 
@@ -47,6 +49,9 @@ NODE_STYLE = {
     "latent": {"shape": "circle", "style": "solid", "color": "black"},
     "indicator": {"shape": "diamond", "style": "solid", "color": "black"},
 }
+#: a partially observed latent (a label known for some examples): half shaded, half plain
+PARTIALLY_OBSERVED_STYLE = {"shape": "circle", "style": "filled", "fillcolor": "#c8c8c8;0.5:white",
+                            "gradientangle": "90", "color": "black"}
 #: style attributes per edge kind; a deterministic edge's arrowhead is hollow
 EDGE_STYLE = {
     "generative": {"style": "solid", "color": "black", "fontcolor": "black"},
@@ -116,7 +121,8 @@ def diagram_spec(graph_or_model, caption: str | None = None) -> dict:
     rank = _ranks(graph)
     nodes = {}
     for n, node in graph.nodes.items():
-        attrs = {"label": n, "fontname": FONT, "id": f"node-{n}", **NODE_STYLE[node.role]}
+        style = PARTIALLY_OBSERVED_STYLE if node.partially_observed else NODE_STYLE[node.role]
+        attrs = {"label": n, "fontname": FONT, "id": f"node-{n}", **style}
         nodes[n] = {"role": node.role, "family": node.family, "shape": node.shape, "rank": rank[n], "attrs": attrs}
     edges = []
     for e in graph.edges:
@@ -307,6 +313,7 @@ def diagram_text(graph_or_model) -> str:
     for n, node in nodes.items():
         extra = [f"prior={node.prior}"] if node.prior else []
         extra += ["given"] if node.given else []
+        extra += ["partially observed"] if node.partially_observed else []
         lines.append(f"  {n:<{width}}  {node.role:<9}  {node.family} {tuple(node.shape)}"
                      + (f"  {', '.join(extra)}" if extra else ""))
     lines.append("edges:")

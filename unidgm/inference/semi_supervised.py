@@ -1,0 +1,163 @@
+"""The ELBO of a graph with a partially observed latent: Kingma et al. (2014)'s
+semi-supervised bounds, with the label summed out exactly where it is unknown.
+
+For a categorical latent y that the batch gives for some examples (a label), the other
+latents z, the generative process p and the inference process q (Kingma, Rezende, Mohamed
+& Welling 2014, "Semi-supervised Learning with Deep Generative Models", Sec. 3.1.2)::
+
+    labelled (x, y):  log p(x, y) >= E_q(z|x,y)[log p(x|y,z) + log p(y) + log p(z) - log q(z|x,y)] = -L(x, y)  (Eq. 6)
+    unlabelled x:     log p(x)    >= sum_y q(y|x) (-L(x, y)) + H(q(y|x))                            = -U(x)     (Eq. 7)
+    J = sum_labelled L(x, y) + sum_unlabelled U(x)                                                            (Eq. 8)
+    J^alpha = J + alpha * E_labelled[-log q(y|x)]                                                             (Eq. 9)
+
+The labelled bound does not involve q(y|x), so without the classification term the
+classifier learns from unlabelled examples only; Eq. 9 adds it with weight alpha. Kingma et
+al. use alpha = 0.1 N on the mean over the labelled set (Sec. 3.1.2 and Appendix), that is
+0.1 N / N_labelled per labelled example beside the sums over all N examples; here alpha is
+that per-example weight (``classification_weight``).
+
+**Computation.** A batch of B examples is split by the label's mask: the labelled rows run
+the ordinary ELBO with y held at its value; the unlabelled rows run once with y enumerated
+as a leading dimension, y = e_1..e_K of shape (K, 1, K), so every network downstream of y
+sees the batch expanded over the K classes in one call ((K, B_u) rows) and L(x, k) comes
+out as a (K, B_u) matrix; U(x) is its q(y|x)-weighted sum plus the entropy. q(y|x) runs once
+per row. With every example labelled (a validation split) only the labelled pass runs.
+Cost per unlabelled example: K passes of the networks downstream of y.
+
+**Terms** (each a sum over the batch's rows of one kind divided by B, so that
+``loss = labelled + unlabelled + alpha * classification`` and the KL weight acts inside L
+and U): ``labelled`` (L summed over labelled rows), ``unlabelled`` (U over unlabelled rows),
+``classification`` (-log q(y|x) over labelled rows), ``elbo`` (minus the unweighted bounds),
+``reconstruction`` and ``kl`` (their parts, q(y|x)-weighted for unlabelled rows) and
+``accuracy`` (argmax q(y|x) against the given labels, over labelled rows; 0 without any).
+
+Limits: one partially observed latent per graph, categorical; other latents must be
+reparameterized or relaxed (a score-function latent would need its surrogate inside the
+sum over y, which is not implemented).
+"""
+from __future__ import annotations
+
+import torch
+
+from ..errors import GraphError
+
+
+class SemiSupervised:
+    """The compiled plan of the ELBO for one partially observed latent ``y``.
+
+    Built by :class:`~unidgm.inference.elbo.ELBO` in ``bind``; ``terms`` is its hot path.
+
+    Args:
+        model: the compiled model.
+        y: the partially observed latent.
+        kl: the ELBO's KL plan for the other latents, ``[(latent, term)]``.
+        classification_weight: alpha, the weight of -log q(y|x) per labelled example
+            relative to its bound (0: no classification term).
+    """
+
+    def __init__(self, model, y: str, kl: list, classification_weight: float):
+        self.y = y
+        self.held = (y,)
+        self.q_y = next(f for f in model.inference if f.child == y)
+        self.classes = model.graph.nodes[y].shape[-1]
+        self.kl = kl
+        self.classification_weight = classification_weight
+        scored = [f.child for f, _ in model.score_latents]
+        if scored:
+            raise GraphError(f"latent '{scored[0]}' uses a score-function gradient, which the sum over the partially "
+                             f"observed '{y}' does not support; give it estimator='gumbel' or a reparameterized family")
+
+    # ------------------------------------------------------------------ the hot path
+    def _bound(self, model, values: dict):
+        """Per row: -log p(visible | ...), the KL of the other latents, -log p(y), and
+        q(y|...)'s parameters, for values in which y is held (observed or enumerated)."""
+        q = model.infer(values, held=self.held)
+        rec = 0.0
+        for f in model.likelihoods:
+            rec = rec - f.log_prob(f.params(values), values[f.child])
+        kl = torch.zeros_like(rec)
+        for z, term in self.kl:
+            kl = kl + term(values, q[z])
+        return rec, kl, -model.log_p(self.y, values), q[self.y]
+
+    def terms(self, model, batch: dict, weight: float) -> dict:
+        values = model.read_batch(batch)
+        size = next(iter(values.values())).shape[0]
+        labels, observed = model.read_labels(batch, self.y, size)
+        labelled = observed.nonzero().squeeze(1)
+        unlabelled = (~observed).nonzero().squeeze(1)
+        n_l, n_u = labelled.shape[0], unlabelled.shape[0]
+        zero = labels.new_zeros(())
+        bound = rec_sum = kl_sum = zero  # sums over rows, divided by the batch size below
+        labelled_sum = unlabelled_sum = classification = accuracy = zero
+        if n_l:
+            part = values if n_u == 0 else {k: v[labelled] for k, v in values.items()}
+            y = labels if n_u == 0 else labels[labelled]
+            part[self.y] = y
+            rec, kl, nlp_y, q_y = self._bound(model, part)
+            per_row = rec + weight * kl + nlp_y if weight != 1.0 else rec + kl + nlp_y
+            log_q = self.q_y.log_prob(q_y, y)
+            labelled_sum = per_row.sum()
+            classification = -log_q.sum()
+            with torch.no_grad():
+                bound = bound + (rec + kl + nlp_y).sum()
+                rec_sum, kl_sum = rec_sum + rec.sum(), kl_sum + kl.sum()
+                accuracy = (q_y[0].argmax(-1) == y.argmax(-1)).sum() / n_l
+        if n_u:
+            part = values if n_l == 0 else {k: v[unlabelled] for k, v in values.items()}
+            # y = e_1..e_K as a leading dimension: (K, 1, K) broadcasts against the (n_u,) rows
+            part[self.y] = torch.eye(self.classes, dtype=labels.dtype, device=labels.device).unsqueeze(1)
+            rec, kl, nlp_y, q_y = self._bound(model, part)               # each (K, n_u), or broadcastable
+            log_q = torch.log_softmax(q_y[0], -1).transpose(0, 1)        # (n_u, K) -> (K, n_u)
+            probs = log_q.exp()
+            per_row = rec + weight * kl + nlp_y if weight != 1.0 else rec + kl + nlp_y
+            unlabelled_sum = (probs * (per_row + log_q)).sum()           # sum_y q(y|x) (L(x,y) + log q(y|x))
+            with torch.no_grad():
+                bound = bound + (probs * (rec + kl + nlp_y + log_q)).sum()
+                rec_sum = rec_sum + (probs * rec).sum()
+                kl_sum = kl_sum + (probs * kl).sum()
+        alpha = self.classification_weight
+        terms = {"labelled": labelled_sum / size, "unlabelled": unlabelled_sum / size,
+                 "classification": classification / size}
+        loss = terms["labelled"] + terms["unlabelled"]
+        terms["loss"] = loss + alpha * terms["classification"] if alpha else loss
+        with torch.no_grad():
+            terms["elbo"] = -bound / size
+            terms["reconstruction"] = rec_sum / size
+            terms["kl"] = kl_sum / size
+            terms["accuracy"] = accuracy
+        return terms
+
+    # ------------------------------------------------------------------ describe
+    def describe(self, model, phase, kl_weight, where: tuple[str, str]) -> list:
+        """The terms as Kingma et al. write them (Eq. 6-9), from the plan: L(x, y) from the
+        likelihoods, the other latents' KL terms (analytic or Monte Carlo, as ``bind``
+        chose, weighted by ``kl_weight``) and -log p(y); U(x) from q(y|x)."""
+        from .formula import WHERE_SEP, WHERE_SEP_LATEX, Notation, Term, join_sum, scaled
+
+        q_edges = {f.child: f.edge for f in model.inference}
+        analytic = model.objective._kl_analytic
+        forms = []
+        for latex in (False, True):
+            nt = Notation(model.graph, latex, observed=self.held)
+            parts = [nt.reconstruction(model.likelihoods)]
+            parts += [scaled(kl_weight, nt.kl_term(q_edges[z], analytic[z]), latex) for z, _ in self.kl]
+            parts.append(nt.neg(nt.log(nt.prior(self.y))))
+            reads = nt.vars(self.q_y.parents)
+            big_l, big_u, big_h = (r"\mathcal{L}", r"\mathcal{U}", r"\mathcal{H}") if latex else ("L", "U", "H")
+            l_xy = f"{big_l}({reads}{nt.comma}{nt.var(self.y)})"
+            q_y = nt.edge(self.q_y.edge)
+            labelled, unlabelled = (r"\mathrm{labelled}", r"\mathrm{unlabelled}") if latex else ("labelled",
+                                                                                                  "unlabelled")
+            defs = [f"{l_xy} = {join_sum(parts)}",
+                    f"{big_u}({reads}) = {nt.expect(q_y, l_xy)} - {big_h}({q_y})"]
+            forms.append((nt.expect(labelled, l_xy), nt.expect(unlabelled, f"{big_u}({reads})"),
+                          nt.expect(labelled, nt.neg(nt.log(q_y))), defs))
+        (tl, tu, tc, defs_t), (ll, lu, lc, defs_l) = forms
+        where_t = WHERE_SEP.join(filter(None, [*defs_t, where[0]]))
+        where_l = WHERE_SEP_LATEX.join(filter(None, [*defs_l, where[1]]))
+        terms = [Term("labelled", tl, ll, phase.name, phase.groups, 1.0, where_t, where_l),
+                 Term("unlabelled", tu, lu, phase.name, phase.groups, 1.0, where_t, where_l)]
+        if self.classification_weight:
+            terms.append(Term("classification", tc, lc, phase.name, phase.groups, self.classification_weight))
+        return terms
