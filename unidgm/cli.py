@@ -88,7 +88,7 @@ def cmd_train(args) -> int:
         optim["lr"] = args.lr
     train_cfg = TrainConfig(epochs=epochs, minutes=args.minutes, batch_size=args.batch_size, seed=args.seed,
                             device=args.device, out=str(out), progress=not args.quiet,
-                            monitor=model.objective.monitor, **optim)
+                            monitor=model.objective.monitor, lr_schedule=args.lr_schedule, **optim)
     save_run(out, cfg)
     summary = Trainer(model, data, train_cfg, resume=args.resume).fit()
     # Pictures from the best checkpoint, into the model and data already in memory.
@@ -202,6 +202,8 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--out", required=True, help="run folder: checkpoints, metrics, pictures")
     t.add_argument("--batch-size", type=int, default=128)
     t.add_argument("--lr", type=float, default=None, help="learning rate (default: the objective's, 1e-3 or 2e-4)")
+    t.add_argument("--lr-schedule", choices=["constant", "cosine", "linear"], default="constant",
+                   help="how the learning rate falls over the budget (default constant)")
     t.add_argument("--net", choices=["mlp", "conv"], default=None, help="network family of the model")
     t.add_argument("--latent-dim", type=int, default=None)
     t.add_argument("--objective", default=None,

@@ -109,6 +109,35 @@ def test_per_group_learning_rates(fakes, data, quiet):
     assert not all(torch.equal(p, q) for p, q in zip(model.decoder.parameters(), decoder))
 
 
+@pytest.mark.parametrize("schedule", ["cosine", "linear"])
+def test_lr_schedule_follows_the_budget(fakes, data, quiet, schedule):
+    """The learning rate at step t of T is lr * (1 + cos(pi t/T)) / 2 (cosine) or
+    lr * (1 - t/T) (linear), for each group from its own rate."""
+    class Rates:
+        def __init__(self):
+            self.seen = []
+
+        def on_step_end(self, trainer, step, terms):
+            self.seen.append([g["lr"] for g in trainer.optimizers["elbo"].param_groups])
+
+    rates, T = Rates(), 8
+    Trainer(fakes.TinyVAE(), data, max_steps=T, lr=1e-2, lr_groups={"inference": 4e-3}, lr_schedule=schedule,
+            callbacks=[rates], **quiet).fit()
+    for t, (gen, inf) in enumerate(rates.seen):
+        factor = 0.5 * (1 + math.cos(math.pi * t / T)) if schedule == "cosine" else 1 - t / T
+        assert gen == pytest.approx(1e-2 * factor) and inf == pytest.approx(4e-3 * factor)
+    assert len(rates.seen) == T and rates.seen[-1][0] < 1e-2 * 0.2
+
+
+def test_lr_schedule_over_epochs_and_minutes(fakes, data, quiet):
+    trainer = Trainer(fakes.TinyVAE(), data, epochs=2, minutes=10.0, lr_schedule="linear", **quiet)
+    trainer.fit()
+    assert trainer.budget_fraction() == 1.0  # two epochs done: the nearest limit
+    assert trainer.optimizers["elbo"].param_groups[0]["lr"] < 1e-3 / trainer.steps_per_epoch * 1.01
+    with pytest.raises(ConfigError, match="lr_schedule"):
+        TrainConfig(lr_schedule="step")
+
+
 def test_events_and_schedule_step(fakes, data, quiet):
     class OnlyEnd:  # defines one event: the others must not be looked for
         def __init__(self):

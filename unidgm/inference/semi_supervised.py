@@ -62,6 +62,7 @@ class SemiSupervised:
         self.classes = model.graph.nodes[y].shape[-1]
         self.kl = kl
         self.classification_weight = classification_weight
+        self._classes = {}  # (device, dtype) -> the enumerated values e_1..e_K, shaped (K, 1, K)
         scored = [f.child for f, _ in model.score_latents]
         if scored:
             raise GraphError(f"latent '{scored[0]}' uses a score-function gradient, which the sum over the partially "
@@ -84,6 +85,7 @@ class SemiSupervised:
         values = model.read_batch(batch)
         size = next(iter(values.values())).shape[0]
         labels, observed = model.read_labels(batch, self.y, size)
+        # The split's sizes depend on the data (one device sync); they decide the two passes.
         labelled = observed.nonzero().squeeze(1)
         unlabelled = (~observed).nonzero().squeeze(1)
         n_l, n_u = labelled.shape[0], unlabelled.shape[0]
@@ -105,8 +107,7 @@ class SemiSupervised:
                 accuracy = (q_y[0].argmax(-1) == y.argmax(-1)).sum() / n_l
         if n_u:
             part = values if n_l == 0 else {k: v[unlabelled] for k, v in values.items()}
-            # y = e_1..e_K as a leading dimension: (K, 1, K) broadcasts against the (n_u,) rows
-            part[self.y] = torch.eye(self.classes, dtype=labels.dtype, device=labels.device).unsqueeze(1)
+            part[self.y] = self._enumerated(labels)  # (K, 1, K): broadcasts against the (n_u,) rows
             rec, kl, nlp_y, q_y = self._bound(model, part)               # each (K, n_u), or broadcastable
             log_q = torch.log_softmax(q_y[0], -1).transpose(0, 1)        # (n_u, K) -> (K, n_u)
             probs = log_q.exp()
@@ -127,6 +128,14 @@ class SemiSupervised:
             terms["kl"] = kl_sum / size
             terms["accuracy"] = accuracy
         return terms
+
+    def _enumerated(self, like: torch.Tensor) -> torch.Tensor:
+        """y = e_1..e_K as a leading dimension, (K, 1, K), made once per device and dtype."""
+        key = (like.device, like.dtype)
+        classes = self._classes.get(key)
+        if classes is None:
+            classes = self._classes[key] = torch.eye(self.classes, dtype=like.dtype, device=like.device).unsqueeze(1)
+        return classes
 
     # ------------------------------------------------------------------ describe
     def describe(self, model, phase, kl_weight, where: tuple[str, str]) -> list:

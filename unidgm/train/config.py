@@ -21,6 +21,7 @@ import torch
 from unidgm.errors import ConfigError
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
+LR_SCHEDULES = ("constant", "cosine", "linear")
 MONITOR_MODES = ("max", "min")
 DEFAULT_EPOCHS = 10
 
@@ -44,6 +45,10 @@ class TrainConfig:
     lr_groups: dict[str, float] | None = None
     # "adam", "adamw" or "sgd"; one optimizer is built per phase of the objective.
     optimizer: str = "adam"
+    # How every learning rate moves over the run's budget (the nearest of epochs, max_steps
+    # and minutes): "constant", "cosine" (Loshchilov & Hutter 2017's annealing, without
+    # restarts, to 0) or "linear" (to 0).
+    lr_schedule: str = "constant"
     # Adam/AdamW moment decay rates (ignored by sgd).
     betas: tuple[float, float] = (0.9, 0.999)
     # L2 penalty (adam, sgd) or decoupled weight decay (adamw).
@@ -99,6 +104,8 @@ class TrainConfig:
             if not isinstance(group, str):
                 _fail("lr_groups", group, "parameter group names as keys (strings)")
             _number(f"lr_groups[{group!r}]", lr, positive=False)
+        if self.lr_schedule not in LR_SCHEDULES:
+            _fail("lr_schedule", self.lr_schedule, f"one of {LR_SCHEDULES}")
         if self.optimizer not in OPTIMIZERS:
             _fail("optimizer", self.optimizer, f"one of {OPTIMIZERS}")
         if (

@@ -144,6 +144,9 @@ class Trainer:
         self.steps_per_epoch = math.ceil(self.num_train / config.batch_size)
 
         self.phases, self.optimizers, self._plan = build_phase_optimizers(self.model, config)
+        for optimizer in self.optimizers.values():
+            for group in optimizer.param_groups:
+                group.setdefault("initial_lr", group["lr"])  # the schedule's base (torch's own key)
         self._grad_clip = config.grad_clip
         self._hooks = _resolve_hooks(callbacks)
 
@@ -310,6 +313,8 @@ class Trainer:
                     self._shuffle.set_state(self._shuffle_start)
                     perm = torch.randperm(self.num_train, generator=self._shuffle)
                     perm, perm_epoch = perm.to(self.device), self.epoch
+                if config.lr_schedule != "constant":
+                    self._schedule_lr(started)
                 start = self.batch_in_epoch * batch_size
                 index = perm[start : start + batch_size]
                 terms = self.step(self._prepare({k: v[index] for k, v in train.items()}))
@@ -382,6 +387,28 @@ class Trainer:
         if self.out is not None:
             save_json(self.out / "config.json", config.to_dict())
         self._check_monitor()
+
+    def budget_fraction(self, started: float | None = None) -> float:
+        """The share of the run's budget spent, in [0, 1]: the largest of global_step /
+        max_steps, epochs done / epochs and, during ``fit`` (``started``), this call's
+        seconds / (minutes * 60), whichever limits are set."""
+        config = self.config
+        shares = [0.0]
+        if config.max_steps is not None:
+            shares.append(self.global_step / config.max_steps)
+        if config.epochs is not None:
+            shares.append(self._epochs_done() / config.epochs)
+        if config.minutes is not None and started is not None:
+            shares.append((time.monotonic() - started) / (config.minutes * 60))
+        return min(max(shares), 1.0)
+
+    def _schedule_lr(self, started: float) -> None:
+        """Set every learning rate to its initial value times the schedule's factor."""
+        f = self.budget_fraction(started)
+        factor = 0.5 * (1.0 + math.cos(math.pi * f)) if self.config.lr_schedule == "cosine" else 1.0 - f
+        for optimizer in self.optimizers.values():
+            for group in optimizer.param_groups:
+                group["lr"] = group["initial_lr"] * factor
 
     def _limit_reached(self) -> str | None:
         config = self.config
