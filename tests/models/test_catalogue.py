@@ -125,5 +125,9 @@ def test_defaults_are_the_papers():
     assert math.isclose(unidgm.compile(build("beta-vae")).objective.kl_weight, 4.0)
     m2 = build("ssvae")  # Kingma et al. 2014: 500 hidden units, a 50-dimensional z, alpha = 0.1 N / N_l
     assert m2.nodes["y"].partially_observed and m2.nodes["z"].shape == (50,)
-    assert [m.out_features for m in m2.edge_into("y", "inference").net if isinstance(m, torch.nn.Linear)] == [500, 10]
+    q_y = m2.edge_into("y", "inference").net  # two normalised hidden layers (README: 10.8% against ~13% for one)
+    assert [m.out_features for m in q_y if isinstance(m, torch.nn.Linear)] == [500, 500, 10]
+    assert sum(isinstance(m, torch.nn.BatchNorm1d) for m in q_y) == 2
+    paper = build("ssvae", hidden=(500,), batch_norm=False).edge_into("y", "inference").net
+    assert [m.out_features for m in paper if isinstance(m, torch.nn.Linear)] == [500, 10]
     assert m2.objective == {"name": "elbo", "classification_weight": 50.0}

@@ -123,7 +123,7 @@ def test_ssvae_kingma_eq6_to_9():
     U(x) = sum_y q(y|x) (L(x, y) + log q(y|x)) summed over every class (Eq. 7), and alpha
     times -log q(y|x) on labelled rows (Eq. 9), over the batch size (Eq. 8). The compiled
     model draws z for the labelled rows, then for every (class, unlabelled row) at once."""
-    g = build("ssvae", x_shape=X, latent_dim=4, hidden=(16,), classification_weight=5.0)
+    g = build("ssvae", x_shape=X, latent_dim=4, hidden=(16,), batch_norm=False, classification_weight=5.0)
     n = _nets(g)
     x, y = _data(6)
     y[[1, 4, 5]] = -1

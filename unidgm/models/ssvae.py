@@ -10,8 +10,8 @@ from .registry import register
 
 
 @register("ssvae")
-def ssvae(x_shape=(1, 28, 28), x_family="bernoulli", num_classes=10, latent_dim=50, hidden=(500,), net="mlp",
-          batch_norm=False, classification_weight=50.0) -> Graph:
+def ssvae(x_shape=(1, 28, 28), x_family="bernoulli", num_classes=10, latent_dim=50, hidden=(500, 500), net="mlp",
+          batch_norm=True, classification_weight=50.0) -> Graph:
     """Semi-supervised VAE, model M2 of Kingma, Rezende, Mohamed & Welling (2014),
     "Semi-supervised Learning with Deep Generative Models", Sec. 3.1.2.
 
@@ -24,9 +24,12 @@ def ssvae(x_shape=(1, 28, 28), x_family="bernoulli", num_classes=10, latent_dim=
     bound: their alpha = 0.1 N weighs the mean over the labelled set, 0.1 N / N_labelled =
     50 per example for their 50,000 training images and 100 labels.
 
-    Networks: the paper's MLPs with one hidden layer of 500 units and a 50-dimensional z
-    (ReLU rather than their softplus); ``batch_norm`` normalises the MLPs' hidden layers
-    (not in the paper). The batch gives y as class indices with -1 for unlabelled examples
+    Networks: MLPs with hidden layers of 500 units and a 50-dimensional z, as in the paper,
+    but two hidden layers rather than one, ReLU rather than softplus, and batch
+    normalisation of the hidden layers (``batch_norm``): on our 11,484 MNIST training
+    images (against their 50,000) these reached a 100-label test error of 10.8% in 40
+    epochs where the paper's single layer without normalisation stayed near 13% (README,
+    "Semi-supervised learning"). ``hidden=(500,), batch_norm=False`` is the paper's M2. The batch gives y as class indices with -1 for unlabelled examples
     (``unidgm.data.semi_supervised``; ``unidgm train ssvae --labels 100``).
     """
     g = Graph("ssvae")
