@@ -50,7 +50,7 @@ EXPERIMENTS = {
 # experiments whose budget differs from --minutes (the 2-D toy converges in less)
 MINUTES = {}
 # the metric each experiment is judged by, and whether larger is better
-METRICS = {"ring": ["modes_covered", "high_quality_share"], "infogan": ["code_accuracy"],
+METRICS = {"ring": ["modes_covered", "high_quality_share"], "infogan": ["code_accuracy", "generated_code_accuracy"],
            "ada": ["target_accuracy", "source_accuracy"], "aavae": ["test_elbo"], "iwgan": ["fid"]}
 
 

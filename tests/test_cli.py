@@ -91,6 +91,7 @@ def test_infogan_reports_code_accuracy_and_fid(tmp_path, capsys):
     assert json.loads((run / "run.json").read_text())["binarize"] is None  # grey images for an implicit model
     result = _eval(capsys, run)
     assert 0 < result["code_accuracy"] <= 1 and result["fid"] > 0
+    assert 0 < result["generated_code_accuracy"] <= 1
 
 
 def test_domain_adaptation_and_its_baseline(tmp_path, capsys):

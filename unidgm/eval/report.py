@@ -8,6 +8,10 @@
   on draws of the model (an explicit likelihood's observation noise included);
 - ``code_accuracy``: a categorical latent inferred from the image, against the digit labels
   after the best matching (InfoGAN's categorical code);
+- ``generated_code_accuracy``: the same code on the generator's side: images generated with
+  each code value, labelled by the library's digit classifier, matched the same way. It
+  tells a generator that does not tie its code to the digit class (low here) from an
+  inference network that misreads real images (high here, low ``code_accuracy``);
 - ``target_accuracy``: domain adaptation, the label classifier on the target domain;
 - ``test_error``: a partially observed label (semi-supervised learning), the share of
   examples whose most probable class under q(y|x) is not their label.
@@ -63,6 +67,9 @@ def evaluate_run(model, data, cfg, split: str = "test", k: int = 1000, seed: int
         with torch.no_grad():
             predicted = f.params(model.read_values(raw, f.parents))[0].argmax(-1)
         result["code_accuracy"] = code_accuracy(predicted.cpu(), raw["y"].cpu())
+        if generates and "fid" in result and f.child in model.latents:
+            result["generated_code_accuracy"] = generated_code_accuracy(model, f.child, x, classifier,
+                                                                        min(samples, n))
     labels = [y for y in model.partially_observed if y in raw and all(
         nodes[p].role == "visible" for f in model.inference if f.child == y for p in f.parents)]
     if labels:
@@ -84,6 +91,23 @@ def _generate(model, x: str, n: int, raw: dict, batch: int = 1000, mean: bool = 
         given = {g: raw[g][i:i + m] for g in given_nodes if g in raw}
         out.append(model.sample(m, given=given, mean=mean)[x])
     return torch.cat(out)
+
+
+@torch.no_grad()
+def generated_code_accuracy(model, code: str, x: str, classifier, n: int, batch: int = 1000) -> float:
+    """Matched accuracy of a categorical ``code`` against the classes a digit ``classifier``
+    gives the images of ``x`` generated with it: ``n`` images, the code's values in equal
+    shares (given to ``model.sample`` as class indices), every other latent drawn."""
+    values = torch.arange(model.graph.nodes[code].shape[-1])
+    codes = values.repeat(max(n // len(values), 1))
+    device = next(model.parameters()).device
+    predicted = []
+    for i in range(0, len(codes), batch):
+        part = codes[i:i + batch].to(device)
+        predicted.append(classifier(model.sample(len(part), given={code: part})[x]).argmax(-1).cpu())
+    from .matching import code_accuracy
+
+    return code_accuracy(codes, torch.cat(predicted))
 
 
 @torch.no_grad()
