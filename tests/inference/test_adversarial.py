@@ -257,3 +257,27 @@ def test_warmup_ramps_the_adversarial_weight_on_ganins_schedule():
 def test_aavae_trains_with_the_vaes_optimizer_settings():
     assert unidgm.compile(build("aavae", x_shape=(D,), latent_dim=Z, hidden=(8,))).objective.optimizer_defaults == {}
     assert unidgm.compile(build("gan", x_shape=(D,), hidden=(8,))).objective.optimizer_defaults["lr"] == 2e-4
+
+
+def test_generator_lr_gives_the_generator_side_its_own_rate():
+    model = unidgm.compile(build("gan", x_shape=(D,), hidden=(8,)), generator_lr=1e-3)
+    assert model.objective.optimizer_defaults == {"lr": 2e-4, "betas": (0.5, 0.999),
+                                                  "lr_groups": {"generative": 1e-3, "inference": 1e-3}}
+    from unidgm.train import TrainConfig
+    from unidgm.train.phases import build_phase_optimizers
+
+    _, optimizers, _ = build_phase_optimizers(model, TrainConfig(**model.objective.optimizer_defaults))
+    rates = {g["group"]: g["lr"] for opt in optimizers.values() for g in opt.param_groups}
+    assert rates == {"adversarial": 2e-4, "generative": 1e-3}
+    with pytest.raises(ConfigError, match="generator_lr"):
+        unidgm.compile(build("gan", x_shape=(D,), hidden=(8,)), generator_lr=0.0)
+
+
+def test_infogan_with_chen_et_als_networks_trains():
+    model = unidgm.compile(build("infogan", net="conv", noise_dim=4))
+    assert model.objective.divergence.name == "ns-gan" and model.objective.optimizer_defaults["lr_groups"]
+    assert unidgm.compile(build("infogan", noise_dim=4)).objective.divergence.name == "hinge"
+    batch = {"x": torch.rand(8, 1, 28, 28)}
+    for phase in ("discriminator", "generator"):
+        terms = model.loss(batch, phase=phase)
+        assert all(torch.isfinite(v).all() for v in terms.values())

@@ -119,3 +119,19 @@ def test_mlp_regularisers():
     assert torch.equal(mlp(x), mlp(x))  # no dropout at evaluation
     with pytest.raises(ConfigError, match="dropout"):
         MLP(4, [4], 1, dropout=1.0)
+
+
+def test_conv_nets_of_chen_et_al_table_1():
+    """channels=64, hidden=1024 with batch norm (and leaky ReLUs in D) is InfoGAN's MNIST pair;
+    without the options the layers keep the names older checkpoints have."""
+    G = ConvDecoder(74, (1, 28, 28), channels=64, hidden=1024, batch_norm=True)
+    D = ConvEncoder((1, 28, 28), 1, channels=64, hidden=1024, batch_norm=True, negative_slope=0.1)
+    assert G(torch.randn(5, 74)).shape == (5, 1, 28, 28) and D(torch.rand(5, 1, 28, 28)).shape == (5, 1)
+    assert [m.num_features for m in G.modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d))] == [1024, 6272, 64]
+    assert [m.num_features for m in D.modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d))] == [128, 1024]
+    assert {m.negative_slope for m in D.modules() if isinstance(m, nn.LeakyReLU)} == {0.1}
+    assert [m.out_channels for m in D.modules() if isinstance(m, nn.Conv2d)] == [64, 128]
+    plain = ConvEncoder((1, 28, 28), 3)
+    assert not any(isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.LeakyReLU)) for m in plain.modules())
+    assert {"features.0.weight", "features.2.weight", "head.0.weight", "head.2.weight"} <= set(plain.state_dict())
+    assert {"stem.0.weight", "stem.2.weight", "up.0.weight", "up.2.weight"} <= set(ConvDecoder(4, (1, 28, 28)).state_dict())

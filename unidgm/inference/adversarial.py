@@ -97,6 +97,9 @@ class Adversarial(Objective):
             ``2 / (1 + exp(-10 p)) - 1`` with p = step / warmup, so the other terms (a
             classifier, a reconstruction) shape the features before the adversary pulls
             on them; 0: the full weight from the start.
+        generator_lr: a learning rate for the generative and inference groups beside the
+            discriminators' (``TrainConfig.lr_groups``); None: one rate for all. Chen et
+            al. (2016) train InfoGAN's G and Q at 1e-3 and D at 2e-4.
     """
 
     name = "adversarial"
@@ -105,8 +108,14 @@ class Adversarial(Objective):
 
     def __init__(self, divergence: str = "ns-gan", divergence_options: dict | None = None, d_steps: int = 1,
                  adversarial_weight: float = 1.0, reconstruction_weight: float = 1.0, kl_weight: float = 1.0,
-                 mi_weight: float = 1.0, importance_weights: int = 0, warmup: int = 0):
+                 mi_weight: float = 1.0, importance_weights: int = 0, warmup: int = 0,
+                 generator_lr: float | None = None):
         super().__init__()
+        if generator_lr is not None:
+            if not generator_lr > 0:
+                raise ConfigError(f"adversarial: generator_lr must be > 0 or None, got {generator_lr!r}")
+            self.optimizer_defaults = {**self.optimizer_defaults,
+                                       "lr_groups": {"generative": float(generator_lr), "inference": float(generator_lr)}}
         self.divergence = make_divergence(divergence, **(divergence_options or {}))
         for field, value in (("adversarial_weight", adversarial_weight), ("reconstruction_weight",
                              reconstruction_weight), ("kl_weight", kl_weight), ("mi_weight", mi_weight)):
