@@ -11,7 +11,7 @@ from .registry import register
 
 
 @register("infogan", binarize=None)
-def infogan(x_shape=(1, 28, 28), noise_dim=62, categories=10, continuous=2, hidden=(256, 512, 1024), net="mlp",
+def infogan(x_shape=(1, 28, 28), noise_dim=62, categories=10, continuous=2, hidden=(256, 512, 1024), net="conv",
             mi_weight=1.0, divergence=None) -> Graph:
     """InfoGAN (Chen et al. 2016, Eq. 5): the GAN game plus lambda * L_I, the variational
     lower bound of the mutual information between the codes and the generated image, read
@@ -21,15 +21,15 @@ def infogan(x_shape=(1, 28, 28), noise_dim=62, categories=10, continuous=2, hidd
     scale (the fixed standard deviation of their released code), so L_I cannot be won by
     shrinking q's scale.
 
-    The generator widens along ``hidden`` with batch norm; the discriminator narrows along
-    it under spectral normalisation (Miyato et al. 2018) and plays the hinge game, which on
-    our 11k MNIST images trains where the non-saturating game lets D win outright.
-
-    With ``net="conv"``, the networks of their Table 1 for MNIST: G a 1024-unit layer, a
-    7x7x128 map and two 4x4 transposed convolutions (64 channels, then the image), batch
-    norm throughout; D two 4x4 stride-2 convolutions (64, 128 channels) and a 1024-unit
-    layer with leaky ReLUs and batch norm; the non-saturating game, G and q at learning
-    rate 1e-3 and D at 2e-4, as theirs. ``divergence`` None picks the game of the net."""
+    ``net="conv"`` (the default) gives the networks of their Table 1 for MNIST: G a
+    1024-unit layer, a 7x7x128 map and two 4x4 transposed convolutions (64 channels, then
+    the image), batch norm throughout; D two 4x4 stride-2 convolutions (64, 128 channels)
+    and a 1024-unit layer with leaky ReLUs and batch norm; the non-saturating game, G and q
+    at learning rate 1e-3 and D at 2e-4, as theirs. q reads the image through an MLP.
+    With ``net="mlp"`` the generator widens along ``hidden`` with batch norm and the
+    discriminator narrows along it under spectral normalisation (Miyato et al. 2018),
+    playing the hinge game; on MNIST its code stays far from the digit classes (README).
+    ``divergence`` None picks the game of the net."""
     g = Graph("infogan")
     g.visible("x", "normal", shape=x_shape)
     g.latent("z", "normal", shape=(noise_dim,), prior="standard")
