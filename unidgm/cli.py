@@ -202,7 +202,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--out", required=True, help="run folder: checkpoints, metrics, pictures")
     t.add_argument("--batch-size", type=int, default=128)
     t.add_argument("--lr", type=float, default=None, help="learning rate (default: the objective's, 1e-3 or 2e-4)")
-    t.add_argument("--lr-schedule", choices=["constant", "cosine", "linear"], default="constant",
+    t.add_argument("--lr-schedule", choices=["constant", "cosine", "linear"], default="constant",  # TrainConfig checks too
                    help="how the learning rate falls over the budget (default constant)")
     t.add_argument("--net", choices=["mlp", "conv"], default=None, help="network family of the model")
     t.add_argument("--latent-dim", type=int, default=None)

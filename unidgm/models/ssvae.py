@@ -29,7 +29,8 @@ def ssvae(x_shape=(1, 28, 28), x_family="bernoulli", num_classes=10, latent_dim=
     normalisation of the hidden layers (``batch_norm``): on our 11,484 MNIST training
     images (against their 50,000) these reached a 100-label test error of 10.8% in 40
     epochs where the paper's single layer without normalisation stayed near 13% (README,
-    "Semi-supervised learning"). ``hidden=(500,), batch_norm=False`` is the paper's M2. The batch gives y as class indices with -1 for unlabelled examples
+    "Semi-supervised learning"). ``hidden=(500,), batch_norm=False`` is the paper's M2.
+    The batch gives y as class indices with -1 for unlabelled examples
     (``unidgm.data.semi_supervised``; ``unidgm train ssvae --labels 100``).
     """
     g = Graph("ssvae")
