@@ -89,10 +89,7 @@ def write_traversal(model, path, data: dict, latent: str | None = None, dims: in
         return None
     device = next(model.parameters()).device
     batch = {k: v[:1].to(device) for k, v in data.items()}
-    values = model.read_batch(batch)
-    for f in model.inference:
-        params = f.params(values)
-        values[f.child] = f.family.mean(params) if not f.deterministic else params[0]
+    values = model.encode(model.read_batch(batch))
     base = values[latent][0]
     d = min(dims, base.shape[0])
     sweep = torch.linspace(-span, span, steps, device=device)
@@ -139,10 +136,7 @@ def write_analogies(model, path, data: dict, n: int | None = None, image_shape=N
     labels, observed = model.read_labels(batch, y, size)
     predicted = q_y.params(values)[0].argmax(-1)
     values[y] = torch.where(observed.unsqueeze(-1), labels, F.one_hot(predicted, classes).to(labels))
-    for f in model.inference:
-        if f.child != y:
-            params = f.params(values)
-            values[f.child] = params[0] if f.deterministic else f.family.mean(params)
+    model.encode(values, keep=(y,))
     each = torch.arange(classes, device=device)
     # (size * K) decodings: example i's style with label k at row i, column k + 1
     analogies = model.sample(size * classes, given={z: values[z].repeat_interleave(classes, 0),

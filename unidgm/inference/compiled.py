@@ -323,14 +323,22 @@ class CompiledModel(nn.Module):
                                  f"or pass its values in given=")
         return values
 
+    def encode(self, values: dict[str, torch.Tensor], mean: bool = True, keep: tuple = ()) -> dict[str, torch.Tensor]:
+        """Adds to ``values`` every latent the inference process reaches: q's mean (with
+        ``mean``, else a draw), a deterministic edge's output; nodes in ``keep`` hold the
+        values they have."""
+        for f in self.inference:
+            if f.child in keep:
+                continue
+            params = f.params(values)
+            values[f.child] = f.family.mean(params) if mean and not f.deterministic else f.sample(params)
+        return values
+
     @torch.no_grad()
     def reconstruct(self, batch: dict, mean: bool = True) -> dict[str, torch.Tensor]:
         """Encodes ``batch`` with q (its means, with ``mean``) and decodes: the visible
         nodes' means given the inferred latents."""
-        values = self.read_batch(batch)
-        for f in self.inference:
-            params = f.params(values)
-            values[f.child] = f.family.mean(params) if mean and not f.deterministic else f.sample(params)
+        values = self.encode(self.read_batch(batch), mean=mean)
         out = {}
         for f in self.likelihoods:
             params = f.params(values)
