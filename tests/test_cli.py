@@ -89,6 +89,7 @@ def test_infogan_reports_code_accuracy_and_fid(tmp_path, capsys):
     assert main(["train", "infogan", "--data", "digits", "--epochs", "1", "--out", str(run), "--quiet",
                  "--set", "hidden=(32,)", "--set", "noise_dim=4"]) == 0
     assert json.loads((run / "run.json").read_text())["binarize"] is None  # grey images for an implicit model
+    assert (run / "codes.png").read_bytes()[:4] == b"\x89PNG"  # Chen et al.'s Fig. 2
     result = _eval(capsys, run)
     assert 0 < result["code_accuracy"] <= 1 and result["fid"] > 0
     assert 0 < result["generated_code_accuracy"] <= 1

@@ -48,7 +48,7 @@ def cmd_list(args) -> int:
 
 def cmd_train(args) -> int:
     from .data import DATASETS
-    from .eval import write_analogies, write_reconstructions, write_samples, write_traversal
+    from .eval import write_analogies, write_codes, write_reconstructions, write_samples, write_traversal
     from .eval.pictures import pictured
     from .run import RunConfig, build_model, load_data, save_run
     from .train import TrainConfig, Trainer, load_checkpoint
@@ -97,7 +97,7 @@ def cmd_train(args) -> int:
     model.eval()
     test = data.test if data.test else data.val
     for name, write in (("samples", write_samples), ("reconstructions", write_reconstructions),
-                        ("traversal", write_traversal)):
+                        ("traversal", write_traversal), ("codes", write_codes)):
         if pictured(model) is None or (name == "reconstructions" and not model.can_reconstruct) \
                 or (name != "reconstructions" and not model.can_generate):
             continue

@@ -1,4 +1,4 @@
-"""Sample, reconstruction, latent-traversal and analogy pictures of a trained model.
+"""Sample, reconstruction, latent-traversal, analogy and code pictures of a trained model.
 
 Image data gives image grids; 2-D data gives scatter plots over the data. The pictured
 variable is the first visible node with a likelihood (``x`` in the catalogue).
@@ -154,3 +154,55 @@ def write_analogies(model, path, data: dict, n: int | None = None, image_shape=N
     rows.append(torch.ones_like(reverse[: classes + 1]))  # a blank row between the two grids
     rows.append(reverse)
     return save_image_grid(path, torch.cat(rows), nrow=classes + 1)
+
+
+@torch.no_grad()
+def write_codes(model, path, data: dict, n: int = 10, span: float = 2.0, dims: int = 4,
+                image_shape=None) -> Path | None:
+    """Chen et al. (2016), Fig. 2, for a generator whose categorical code q infers back
+    from its images (InfoGAN), as one grid of ``n`` columns:
+
+    - top, one row per value of the categorical code c, the other latents drawn from their
+      priors once per column (the same draws down a column): what c alone changes (Fig. 2a);
+    - then, below a blank row each, one block for each of the first ``dims`` dimensions of
+      the continuous codes q infers: one row per value of c, the columns sweeping that
+      dimension from -span to +span, everything else held at one prior draw (Fig. 2c, d).
+
+    Returns None where the graph has no categorical latent with a prior that q infers (a
+    partially observed label is pictured by :func:`write_analogies` instead)."""
+    inferred = {f.child for f in model.inference}
+    nodes = model.graph.nodes
+
+    def code(name, family):
+        return (name in inferred and nodes[name].prior is not None and not nodes[name].partially_observed
+                and model.families[name].name == family)
+
+    categorical = [name for name in model.latents if code(name, "categorical")]
+    if not categorical:
+        return None
+    x_name, c = _pictured(model), categorical[0]
+    classes = nodes[c].shape[-1]
+    device = next(model.parameters()).device
+    given = _given(model, data, classes * n)
+    roots = [name for name in model.latents if nodes[name].prior is not None and name != c]
+    each = torch.arange(classes, device=device)
+    # Fig. 2a: column j holds draw j of the other latents, row k the code value k
+    draws = {name: model.sample_prior(name, n) for name in roots}
+    blocks = [model.sample(classes * n, given={**given, c: each.repeat_interleave(n),
+                                               **{k: v.repeat(classes, *([1] * (v.dim() - 1)))
+                                                  for k, v in draws.items()}})[x_name]]
+    sweep = torch.linspace(-span, span, n, device=device)
+    one = {name: model.sample_prior(name, 1) for name in roots}
+    continuous = [(name, i) for name in model.latents if code(name, "normal") and len(nodes[name].shape) == 1
+                  for i in range(nodes[name].shape[0])][:dims]
+    for name, i in continuous:
+        held = {k: v.expand(classes * n, *v.shape[1:]).clone() for k, v in one.items()}
+        held[name][:, i] = sweep.repeat(classes)
+        blocks.append(model.sample(classes * n, given={**given, c: each.repeat_interleave(n), **held})[x_name])
+    images = [as_images(b, image_shape) for b in blocks]
+    if images[0] is None:
+        return None
+    rows = [images[0]]
+    for block in images[1:]:
+        rows += [torch.ones_like(block[:n]), block]  # a blank row between blocks
+    return save_image_grid(path, torch.cat(rows), nrow=n)
