@@ -80,9 +80,17 @@ def run_one(exp, label, model, data, extra, seed, minutes, out, data_dir, k, reu
         return {"experiment": exp, "label": label, "seed": seed, "error": ev.stderr.strip()[-500:]}
     result = json.loads(ev.stdout.strip().splitlines()[-1])
     result.update(experiment=exp, label=label, seed=seed, steps=steps,
-                  budget=" ".join(budget) or " ".join(extra[extra.index("--epochs"):][:2]),
+                  budget=" ".join(budget) or _epochs_budget(extra),
                   seconds=round(time.perf_counter() - t, 1), folder=str(folder))
     return result
+
+
+def _epochs_budget(extra) -> str:
+    """"--epochs 60 (batch 64)": an epochs budget, with the batch size where the run sets it."""
+    label = " ".join(extra[extra.index("--epochs"):][:2])
+    if "--batch-size" in extra:
+        label += f" (batch {extra[extra.index('--batch-size') + 1]})"
+    return label
 
 
 def table(results) -> str:
