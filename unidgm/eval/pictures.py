@@ -185,10 +185,10 @@ def write_codes(model, path, data: dict, n: int = 10, span: float = 2.0, dims: i
     device = next(model.parameters()).device
     given = _given(model, data, classes * n)
     roots = [name for name in model.latents if nodes[name].prior is not None and name != c]
-    each = torch.arange(classes, device=device)
+    code_by_row = torch.arange(classes, device=device).repeat_interleave(n)
     # Fig. 2a: column j holds draw j of the other latents, row k the code value k
     draws = {name: model.sample_prior(name, n) for name in roots}
-    blocks = [model.sample(classes * n, given={**given, c: each.repeat_interleave(n),
+    blocks = [model.sample(classes * n, given={**given, c: code_by_row,
                                                **{k: v.repeat(classes, *([1] * (v.dim() - 1)))
                                                   for k, v in draws.items()}})[x_name]]
     sweep = torch.linspace(-span, span, n, device=device)
@@ -198,7 +198,7 @@ def write_codes(model, path, data: dict, n: int = 10, span: float = 2.0, dims: i
     for name, i in continuous:
         held = {k: v.expand(classes * n, *v.shape[1:]).clone() for k, v in one.items()}
         held[name][:, i] = sweep.repeat(classes)
-        blocks.append(model.sample(classes * n, given={**given, c: each.repeat_interleave(n), **held})[x_name])
+        blocks.append(model.sample(classes * n, given={**given, c: code_by_row, **held})[x_name])
     images = [as_images(b, image_shape) for b in blocks]
     if images[0] is None:
         return None
