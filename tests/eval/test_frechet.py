@@ -153,3 +153,17 @@ def test_classifier_handles_28x28_shapes():
     assert model.features(torch.rand(3, 784)).shape == (3, 128)
     with pytest.raises(DataError, match="flat vectors"):
         model(torch.rand(3, 1, 8, 8))
+
+
+def test_cache_folder_follows_unidgm_cache_then_xdg(monkeypatch, tmp_path):
+    from unidgm.eval.classifier import _cache_folder
+
+    monkeypatch.setenv("UNIDGM_CACHE", str(tmp_path / "mine"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert _cache_folder("digits", None, None) == tmp_path / "mine"
+    assert _cache_folder("digits", None, tmp_path / "given") == tmp_path / "given"
+    monkeypatch.delenv("UNIDGM_CACHE")
+    assert _cache_folder("digits", None, None) == tmp_path / "xdg" / "unidgm"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert _cache_folder("digits", None, None) == tmp_path / "home" / ".cache" / "unidgm"

@@ -90,7 +90,7 @@ def test_multi_parent_edge_names_and_combine():
     assert gen.name == "p(x|z,y)" and inf.name == "q(z|x,y)"
     assert repr(gen) == "Edge(generative: p(x|z,y))"
     d = g.adversarial(["x", "y"], MLP(X + C, [], 1), combine="dict")
-    assert d.name == "q(y_x_y|x,y)" and d.combine == "dict" and d.child == "y_x_y"
+    assert d.name == "q(indicator_x_y|x,y)" and d.combine == "dict" and d.child == "indicator_x_y"
 
 
 def test_delta_child_makes_the_edge_deterministic():
@@ -151,3 +151,17 @@ def test_compiled_model_holds_every_network():
     assert set(model.nets) == {"generative_x", "inference_z"}
     assert model.nets["generative_x"] is gen.net and model.nets["inference_z"] is inf.net
     assert "graph='cvae'" in repr(model)
+
+
+def test_an_indicators_default_name_never_reads_as_a_label():
+    from torch import nn
+
+    g = unidgm.Graph("cgan")
+    g.visible("x", "normal", shape=(6,))
+    g.visible("y", "categorical", shape=(3,), given=True)
+    g.latent("z", "normal", shape=(2,), prior="standard")
+    g.visible("y_z", "normal", shape=(2,), given=True)
+    assert g.adversarial(["x", "y"], nn.Linear(9, 1)).child == "indicator_x_y"  # not y_x_y
+    assert g.adversarial("x", nn.Linear(6, 1)).child == "y_x"
+    with pytest.raises(unidgm.GraphError, match=r"default name 'y_z' is already a node; name the indicator"):
+        g.adversarial("z", nn.Linear(2, 1))

@@ -131,9 +131,21 @@ def test_two_generative_edges_into_one_node():
     g.latent("c", "categorical", shape=(4,), prior="standard")
     g.generative("z", "x", MLP(Z, [], X))
     with pytest.raises(GraphError, match=r"'x' already has the generative edge p\(x\|z\).*merge the parents into "
-                                         r"one edge, e\.g\. g\.generative\(\['z', 'c'\], 'x', net\)"):
+                                         r"one edge, g\.generative\(\['z', 'c'\], 'x', net\)"):
         g.generative("c", "x", MLP(4, [], X))
     assert len(g.edges) == 1
+
+
+def test_a_second_inference_edge_suggests_each_parent_once():
+    g = unidgm.Graph()
+    g.visible("x", "bernoulli", shape=(X,))
+    g.visible("y", "bernoulli", shape=(X,))
+    g.latent("z", "normal", shape=(Z,), prior="standard")
+    g.inference("x", "z", MLP(X, [], 2 * Z))
+    with pytest.raises(GraphError, match=r"g\.inference\(\['x', 'y'\], 'z', net\)$"):
+        g.inference(["y", "x"], "z", MLP(2 * X, [], 2 * Z))
+    with pytest.raises(GraphError, match=r"q\(z\|x\) already reads \['x'\], so declare that edge once"):
+        g.inference("x", "z", MLP(X, [], 2 * Z))
 
 
 def test_generative_edge_into_a_node_with_a_prior():

@@ -12,9 +12,11 @@ small grey digits, as GAN work on MNIST commonly does.
 caches it as a unidgm checkpoint (atomic write, ``weights_only`` load):
 
 * ``cache_dir`` when given;
+* else ``$UNIDGM_CACHE`` when set;
 * else, for MNIST, a ``.unidgm-cache/`` folder beside the IDX files if it can be created
   and written;
-* else ``~/.cache/unidgm/``.
+* else ``$XDG_CACHE_HOME/unidgm/`` when ``XDG_CACHE_HOME`` is set (the XDG base-directory
+  convention), else ``~/.cache/unidgm/``.
 
 The file is ``classifier-<dataset>-<fingerprint>.pt``, where the fingerprint hashes the
 training labels (their count and values), the image shape and a few hundred evenly spaced
@@ -248,10 +250,12 @@ def _writable(folder: Path) -> bool:
 
 
 def _cache_folder(data_name: str, data_dir, cache_dir) -> Path:
-    """`cache_dir`; else ``.unidgm-cache/`` beside MNIST's files if writable; else
-    ``~/.cache/unidgm``."""
+    """`cache_dir`; else ``$UNIDGM_CACHE``; else ``.unidgm-cache/`` beside MNIST's files if
+    writable; else ``$XDG_CACHE_HOME/unidgm``; else ``~/.cache/unidgm``."""
     if cache_dir is not None:
         return Path(cache_dir)
+    if os.environ.get("UNIDGM_CACHE"):
+        return Path(os.environ["UNIDGM_CACHE"])
     if data_name == "mnist":
         from unidgm.data.mnist import mnist_files, search_dirs
 
@@ -262,7 +266,8 @@ def _cache_folder(data_name: str, data_dir, cache_dir) -> Path:
                 if _writable(beside if beside.is_dir() else beside.parent):
                     return beside
                 break
-    return Path.home() / ".cache" / "unidgm"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "unidgm"
 
 
 def _load_cached(path: Path, stamp: str) -> DigitClassifier | None:

@@ -106,8 +106,9 @@ class Graph:
                     real_inputs: dict | None = None, fake_inputs: dict | None = None) -> Edge:
         """Declares an adversary q_psi(y | nodes) (a red arrow) against an indicator ``y``
         that tells which of two processes produced the values of ``nodes`` (Hu et al. 2018,
-        Sec. 3). The indicator node is created here, named ``indicator`` or ``y_<nodes>``;
-        the discriminator emits one number per example.
+        Sec. 3). The indicator node is created here, named ``indicator`` or by default
+        ``y_<nodes>`` (``indicator_<nodes>`` where the judged nodes include one of the graph's
+        own named ``y``, a label); the discriminator emits one number per example.
 
         By the nodes' roles, the compared processes default to: visible nodes, ``real="data"``
         against ``fake="generative"`` (a GAN); latent nodes, the prior (``"generative"``)
@@ -143,7 +144,15 @@ class Graph:
         if real == fake and pairs[0] == pairs[1]:
             raise GraphError(f"adversarial edge on {parents}: real and fake are the same process ({real}) on the "
                              f"same inputs, so there is nothing to tell apart; change one side or its inputs")
-        indicator = indicator or "y_" + "_".join(parents)
+        if indicator is None:
+            # Hu et al.'s letter for the indicator is y; where the adversary judges the graph's own y
+            # (a conditional GAN's label), y_x_y would read as the label, so the default says what it is.
+            prefix = "indicator" if "y" in parents else "y"
+            indicator = prefix + "_" + "_".join(parents)
+            if indicator in self._nx:
+                raise GraphError(f"adversarial edge on {parents}: its indicator's default name '{indicator}' is "
+                                 f"already a node; name the indicator, e.g. g.adversarial({list(parents)!r}, net, "
+                                 f"indicator='{indicator}_2')")
         self._add_node(Node(indicator, "indicator", "bernoulli", (1,)))
         return self._add_edge("adversarial", parents, indicator, discriminator, False, combine,
                               sources=(real, fake, pairs[0], pairs[1]))
@@ -266,9 +275,14 @@ class Graph:
             raise GraphError(f"{kind} edge into '{child}': '{child}' is an adversarial indicator")
         other = self.edge_into(child, kind)
         if other is not None:
+            merged = list(dict.fromkeys(other.parents + parents))  # each parent once, in order
+            if len(merged) == len(other.parents):
+                fix = (f"{other.name} already reads {list(other.parents)!r}, so declare that edge once, with the "
+                       f"network you want")
+            else:
+                fix = f"merge the parents into one edge, g.{kind}({merged!r}, {child!r}, net)"
             raise GraphError(f"'{child}' already has the {kind} edge {other.name}; one process explains a "
-                             f"variable once, so merge the parents into one edge, e.g. "
-                             f"g.{kind}({list(other.parents + parents)!r}, {child!r}, net)")
+                             f"variable once: {fix}")
         real, fake, real_inputs, fake_inputs = sources or (None, None, (), ())
         edge = Edge(kind, parents, child, net, bool(deterministic or node.family == "delta"), combine,
                     real, fake, real_inputs, fake_inputs)
