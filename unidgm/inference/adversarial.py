@@ -31,15 +31,25 @@ description (Sec. 4); the paper's exact equations were not at hand when this was
 from __future__ import annotations
 
 import math
+from typing import Annotated
 
 import torch
 import torch.nn.functional as F
 
 from ..errors import ConfigError, GraphError
-from .divergences import make_divergence
+from .divergences import DIVERGENCES, make_divergence
 from .factor import Factor
+from ..options import Option, Size, Steps, Weight, checks_options
 from .objective import Objective, Phase
 from .sources import Trace
+
+#: a divergence's name (see :mod:`unidgm.inference.divergences`)
+Divergence = Annotated[str, Option(choices=DIVERGENCES)]
+#: a divergence's options, checked by the divergence
+DivergenceOptions = Annotated[dict, Option(dict, example={"penalty": 10.0})]
+#: the importance-weighted GAN's group size (0: off)
+GroupSize = Annotated[int, Option(int, low=2, also=(0,), help="samples weighted together; 0: off")]
+LearningRate = Annotated[float, Option(float, low=0, open_low=True, example=1e-3)]
 
 
 class AdversarialEdge:
@@ -106,28 +116,16 @@ class Adversarial(Objective):
     # Radford et al. (2016), Sec. 4: Adam with learning rate 2e-4 and beta1 = 0.5.
     optimizer_defaults = {"lr": 2e-4, "betas": (0.5, 0.999)}
 
-    def __init__(self, divergence: str = "ns-gan", divergence_options: dict | None = None, d_steps: int = 1,
-                 adversarial_weight: float = 1.0, reconstruction_weight: float = 1.0, kl_weight: float = 1.0,
-                 mi_weight: float = 1.0, importance_weights: int = 0, warmup: int = 0,
-                 generator_lr: float | None = None):
+    @checks_options
+    def __init__(self, divergence: Divergence = "ns-gan", divergence_options: DivergenceOptions | None = None,
+                 d_steps: Size = 1, adversarial_weight: Weight = 1.0, reconstruction_weight: Weight = 1.0,
+                 kl_weight: Weight = 1.0, mi_weight: Weight = 1.0, importance_weights: GroupSize = 0,
+                 warmup: Steps = 0, generator_lr: LearningRate | None = None):
         super().__init__()
         if generator_lr is not None:
-            if not generator_lr > 0:
-                raise ConfigError(f"adversarial: generator_lr must be > 0 or None, got {generator_lr!r}")
             self.optimizer_defaults = {**self.optimizer_defaults,
                                        "lr_groups": {"generative": float(generator_lr), "inference": float(generator_lr)}}
         self.divergence = make_divergence(divergence, **(divergence_options or {}))
-        for field, value in (("adversarial_weight", adversarial_weight), ("reconstruction_weight",
-                             reconstruction_weight), ("kl_weight", kl_weight), ("mi_weight", mi_weight)):
-            if value < 0:
-                raise ConfigError(f"adversarial: {field} must be >= 0, got {value}")
-        if int(warmup) != warmup or warmup < 0:
-            raise ConfigError(f"adversarial: warmup must be an int >= 0 (steps), got {warmup!r}")
-        if int(d_steps) != d_steps or d_steps < 1:
-            raise ConfigError(f"adversarial: d_steps must be a positive int, got {d_steps!r}")
-        if importance_weights and (int(importance_weights) != importance_weights or importance_weights < 2):
-            raise ConfigError(f"adversarial: importance_weights must be 0 (off) or a group size k >= 2, "
-                              f"got {importance_weights!r}")
         if importance_weights and self.divergence.name != "ns-gan":
             raise ConfigError(f"adversarial: importance_weights reweights the non-saturating GAN's generator loss; "
                               f"use divergence='ns-gan', not {self.divergence.name!r}")

@@ -73,15 +73,19 @@ from __future__ import annotations
 import inspect
 import math
 from collections.abc import Callable
+from typing import Annotated
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import ConfigError, GraphError
+from ..options import Option, Weight, checks_options
 
 _LOG2 = math.log(2.0)
 _GENERATORS = ("alternative", "minimax")
+#: an f-GAN's generator loss
+Generator = Annotated[str, Option(choices=_GENERATORS)]
 
 
 class Divergence:
@@ -171,11 +175,8 @@ class FDivergence(Divergence):
             side, see the module docstring) or ``"minimax"`` (minimise V itself).
     """
 
-    def __init__(self, generator: str = "alternative"):
-        if generator not in _GENERATORS:
-            raise ConfigError(f"{type(self).__name__}: generator={generator!r} is not one of "
-                              f"{', '.join(map(repr, _GENERATORS))}; use 'alternative' (the "
-                              f"non-saturating default) or 'minimax'")
+    @checks_options
+    def __init__(self, generator: Generator = "alternative"):
         self.generator = generator
 
     def f(self, u: Tensor) -> Tensor:  # pragma: no cover - interface
@@ -376,7 +377,8 @@ class GAN(FDivergence):
     (2018, Eq. 4-5) reversed distribution q^r. Use :func:`make_divergence` to get either.
     """
 
-    def __init__(self, generator: str = "alternative"):
+    @checks_options
+    def __init__(self, generator: Generator = "alternative"):
         super().__init__(generator)
         self.name = "gan" if generator == "minimax" else "ns-gan"
 
@@ -425,10 +427,8 @@ class WassersteinGP(Divergence):
 
     name = "wgan-gp"
 
-    def __init__(self, penalty: float = 10.0):
-        if isinstance(penalty, bool) or not isinstance(penalty, (int, float)) or not penalty >= 0:
-            raise ConfigError(f"wgan-gp: penalty={penalty!r} must be a number >= 0 "
-                              f"(the gradient-penalty weight; 10 in Gulrajani et al. 2017)")
+    @checks_options
+    def __init__(self, penalty: Weight = 10.0):
         self.penalty_weight = float(penalty)
 
     def discriminator_loss(self, v_real, v_fake):

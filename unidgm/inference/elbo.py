@@ -33,13 +33,17 @@ plus the classification term ``classification_weight * -log q(y|x)`` on labelled
 """
 from __future__ import annotations
 
+from typing import Annotated
+
 import networkx as nx
 import torch
 
 from ..errors import ConfigError, GraphError
+from ..options import Option, Steps, Weight, checks_options
 from .objective import Objective, Phase, require_likelihoods
 
 _KL_MODES = ("auto", "analytic", "mc")
+KLMode = Annotated[str, Option(choices=_KL_MODES)]
 
 
 class ELBO(Objective):
@@ -61,19 +65,12 @@ class ELBO(Objective):
     name = "elbo"
     supports_partially_observed = True
 
-    def __init__(self, kl_weight: float = 1.0, warmup: int = 0, kl: str = "auto",
-                 classification_weight: float | None = None):
+    @checks_options
+    def __init__(self, kl_weight: Weight = 1.0, warmup: Steps = 0, kl: KLMode = "auto",
+                 classification_weight: Weight | None = None):
         super().__init__()
-        if classification_weight is not None and classification_weight < 0:
-            raise ConfigError(f"elbo: classification_weight must be >= 0 or None, got {classification_weight}")
         self.classification_weight = None if classification_weight is None else float(classification_weight)
         self.semi_supervised = None  # the plan for a partially observed latent, set in bind
-        if kl not in _KL_MODES:
-            raise ConfigError(f"elbo: kl must be one of {_KL_MODES}, got {kl!r}")
-        if kl_weight < 0:
-            raise ConfigError(f"elbo: kl_weight must be >= 0, got {kl_weight}")
-        if warmup < 0:
-            raise ConfigError(f"elbo: warmup must be >= 0 steps, got {warmup}")
         self.kl_weight = float(kl_weight)
         self.warmup = int(warmup)
         self.kl_mode = kl

@@ -53,18 +53,25 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from typing import Annotated
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..errors import GraphError
+from ..options import Layers, Option, Rate, Size, Weight, checks_options
 
 #: the estimator names a latent or compile call may give
 NAMES = ("reparameterized", "score", "score-baseline", "gumbel")
 BASELINES = (None, "running-mean", "learned")
 _EPS = 1e-6
+
+Baseline = Annotated[str, Option(choices=tuple(b for b in BASELINES if b is not None))]
+Decay = Annotated[float, Option(float, low=0, high=1, open_high=True)]
+# An estimator's bad option is a bad node option: GraphError, as the latent's other errors.
+_checks = checks_options(owner=lambda self: f"{self.name} estimator", error=GraphError)
 
 
 class Estimator(nn.Module):
@@ -122,12 +129,9 @@ class ScoreFunction(Estimator):
     name = "score"
     scores = True
 
-    def __init__(self, baseline: str | None = None, decay: float = 0.9, hidden: Sequence[int] = (100,)):
+    @_checks
+    def __init__(self, baseline: Baseline | None = None, decay: Decay = 0.9, hidden: Layers = (100,)):
         super().__init__()
-        if baseline not in BASELINES:
-            raise GraphError(f"score-function estimator: baseline must be one of {BASELINES}, got {baseline!r}")
-        if not 0.0 <= decay < 1.0:
-            raise GraphError(f"score-function estimator: decay must be in [0, 1), got {decay!r}")
         self.baseline = baseline
         self.decay = float(decay)
         self.hidden = tuple(int(h) for h in hidden)
@@ -216,16 +220,10 @@ class Gumbel(Estimator):
 
     name = "gumbel"
 
-    def __init__(self, temperature: float = 1.0, min_temperature: float | None = 0.5, anneal_rate: float = 1e-5,
-                 anneal_every: int = 500):
+    @_checks
+    def __init__(self, temperature: Rate = 1.0, min_temperature: Rate | None = 0.5, anneal_rate: Weight = 1e-5,
+                 anneal_every: Size = 500):
         super().__init__()
-        if not temperature > 0:
-            raise GraphError(f"gumbel estimator: temperature must be > 0, got {temperature!r}")
-        if min_temperature is not None and not 0 < min_temperature:
-            raise GraphError(f"gumbel estimator: min_temperature must be > 0 or None, got {min_temperature!r}")
-        if anneal_rate < 0 or int(anneal_every) != anneal_every or anneal_every < 1:
-            raise GraphError(f"gumbel estimator: anneal_rate must be >= 0 and anneal_every a positive int, got "
-                             f"{anneal_rate!r} and {anneal_every!r}")
         self.temperature = float(temperature)
         self.min_temperature = None if min_temperature is None else float(min_temperature)
         self.anneal_rate = float(anneal_rate)
@@ -288,6 +286,8 @@ def make_estimator(spec, latent: str) -> Estimator:
         return Gumbel(**options)
     except TypeError as e:
         raise GraphError(f"latent '{latent}': bad options {options} for estimator {spec!r}: {e}") from None
+    except GraphError as e:  # an option's value: say whose
+        raise GraphError(f"latent '{latent}': {e}") from None
 
 
 def resolve_estimators(model, overrides: Mapping | None = None):

@@ -16,8 +16,14 @@ import math
 
 import torch
 
-from ..errors import ConfigError, GraphError
+from typing import Annotated
+
+from ..errors import GraphError
+from ..options import Option, checks_options
 from .objective import Objective, Phase
+
+#: the number of importance samples per example
+Particles = Annotated[int, Option(int, low=1, help="the number of importance samples")]
 
 
 class IWAE(Objective):
@@ -25,10 +31,9 @@ class IWAE(Objective):
 
     name = "iwae"
 
-    def __init__(self, k: int = 5):
+    @checks_options
+    def __init__(self, k: Particles = 5):
         super().__init__()
-        if int(k) != k or k < 1:
-            raise ConfigError(f"iwae: k (the number of importance samples) must be a positive int, got {k!r}")
         self.k = int(k)
         self._log_k = math.log(self.k)
         self.phases = [Phase("iwae", ("generative", "inference"), "loss")]

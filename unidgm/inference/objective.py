@@ -5,6 +5,9 @@ dict of named scalar terms, always with ``"loss"``. Its ``phases`` say which par
 groups each loss updates and in which alternating order, so the one Trainer can run the
 ELBO (one phase), adversarial games (a discriminator phase and a generator phase) and
 wake-sleep (a wake phase and a sleep phase) alike.
+
+Each objective's options are declared in its parameters' annotations and checked on every
+call (:mod:`unidgm.options`).
 """
 from __future__ import annotations
 

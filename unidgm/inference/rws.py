@@ -47,10 +47,17 @@ import math
 
 import torch
 
+from typing import Annotated
+
 from ..errors import ConfigError
 from .formula import Formula, Notation, Term
+from .iwae import Particles
+from ..options import Option, checks_options
 from .objective import Phase
 from .wake_sleep import WakeSleep
+
+#: q's mix of wake-phi (1) and sleep-phi (0)
+Insomnia = Annotated[float, Option(float, low=0, high=1)]
 
 
 class RWS(WakeSleep):
@@ -65,12 +72,9 @@ class RWS(WakeSleep):
     name = "rws"
     monitor = "iwae"
 
-    def __init__(self, k: int = 5, insomnia: float = 0.5):
+    @checks_options
+    def __init__(self, k: Particles = 5, insomnia: Insomnia = 0.5):
         super().__init__()
-        if isinstance(k, bool) or int(k) != k or k < 1:
-            raise ConfigError(f"rws: k (the number of importance samples) must be a positive int, got {k!r}")
-        if not 0.0 <= insomnia <= 1.0:
-            raise ConfigError(f"rws: insomnia must be in [0, 1] (0: sleep-phi, 1: wake-phi), got {insomnia!r}")
         if k == 1 and insomnia > 0:
             raise ConfigError(f"rws: wake-phi with k=1 weighs its one draw by 1, so its expected gradient is zero; "
                               f"use k >= 2, or insomnia=0 (sleep-phi alone), got k=1 and insomnia={insomnia}")

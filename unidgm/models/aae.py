@@ -5,10 +5,12 @@ from __future__ import annotations
 from ..graph.graph import Graph
 from .parts import decoder, discriminator, encoder
 from .registry import register
+from .specs import Net, Shape, Size, Sizes, XFamily
 
 
 @register("aae")
-def aae(x_shape=(1, 28, 28), x_family="bernoulli", latent_dim=8, hidden=(512, 512), net="mlp") -> Graph:
+def aae(x_shape: Shape = (1, 28, 28), x_family: XFamily = "bernoulli", latent_dim: Size = 8,
+        hidden: Sizes = (512, 512), net: Net = "mlp") -> Graph:
     """Adversarial autoencoder (Makhzani et al. 2016, Sec. 2): reconstruction
     -log p(x | z = E(x)) plus a GAN on z with the prior as real and the aggregated posterior
     as fake. Hu et al. (2018, Sec. 3.3) obtain it from InfoGAN by swapping x and z."""

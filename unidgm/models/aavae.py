@@ -5,12 +5,13 @@ from ..graph.graph import Graph
 from ..graph.transforms import activate_adversary
 from .parts import discriminator
 from .registry import register
+from .specs import Net, Shape, Size, Sizes, Weight, XFamily
 from .vae import vae
 
 
 @register("aavae")
-def aavae(x_shape=(1, 28, 28), x_family="bernoulli", latent_dim=20, hidden=(400,), net="mlp",
-          adversarial_weight=1.0) -> Graph:
+def aavae(x_shape: Shape = (1, 28, 28), x_family: XFamily = "bernoulli", latent_dim: Size = 20, hidden: Sizes = (400,),
+          net: Net = "mlp", adversarial_weight: Weight = 1.0) -> Graph:
     """Adversary-activated VAE (Hu et al. 2018, Sec. 4): Hu et al. read the VAE as a GAN-like
     model whose adversary is perfect; activating a learned one lets generated samples
     serve as extra training data, each weighted by the discriminator's belief that it is

@@ -2,15 +2,24 @@
 that must not tell the domains apart from the features."""
 from __future__ import annotations
 
+from typing import Annotated
+
 from ..graph.graph import Graph
 from ..nets import MLP, LeNetFeatures
 from .parts import encoder
 from .registry import register
+from .specs import Divergence, Option, Shape, Size, Sizes, Steps, Weight
+
+#: the feature extractor: Ganin et al.'s LeNet features, or the catalogue's networks
+Extractor = Annotated[str, Option(choices=("lenet", "conv", "mlp"))]
+#: the features' size for the conv and mlp extractors (None: 128; LeNet's are fixed)
+Features = Annotated[int, Option(int, low=1, example=128)]
 
 
 @register("ada", binarize=None, domain_shift="color")
-def ada(x_shape=(3, 28, 28), num_classes=10, feature_dim=None, hidden=(100, 100), net="lenet",
-        adversarial_weight=1.0, divergence="gan", warmup=2000) -> Graph:
+def ada(x_shape: Shape = (3, 28, 28), num_classes: Size = 10, feature_dim: Features | None = None,
+        hidden: Sizes = (100, 100), net: Extractor = "lenet", adversarial_weight: Weight = 1.0,
+        divergence: Divergence = "gan", warmup: Steps = 2000) -> Graph:
     """Domain-adversarial training (Ganin et al. 2016, Eq. 13-14), in Hu et al. (2018,
     Sec. 3.1)'s schematic form: features f = F(x) (a deterministic inference edge) of source
     images x and of target images (the same edge run on ``x_target``), a label classifier

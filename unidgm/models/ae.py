@@ -10,10 +10,12 @@ from __future__ import annotations
 from ..graph.graph import Graph
 from .parts import decoder, encoder
 from .registry import register
+from .specs import Net, Shape, Size, Sizes, XFamily
 
 
 @register("ae")
-def ae(x_shape=(1, 28, 28), x_family="bernoulli", latent_dim=20, hidden=(400,), net="mlp") -> Graph:
+def ae(x_shape: Shape = (1, 28, 28), x_family: XFamily = "bernoulli", latent_dim: Size = 20, hidden: Sizes = (400,),
+       net: Net = "mlp") -> Graph:
     """Autoencoder (Rumelhart et al. 1986; Hinton & Salakhutdinov 2006): minimise
     -log p(x | f(x)), i.e. cross-entropy reconstruction for binary images."""
     g = Graph("ae")

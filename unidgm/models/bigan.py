@@ -6,10 +6,11 @@ import math
 from ..graph.graph import Graph
 from .parts import discriminator, encoder, generator
 from .registry import register
+from .specs import Net, Shape, Size, Sizes
 
 
 @register("bigan", binarize=None)
-def bigan(x_shape=(1, 28, 28), latent_dim=64, hidden=(256, 256), net="mlp") -> Graph:
+def bigan(x_shape: Shape = (1, 28, 28), latent_dim: Size = 64, hidden: Sizes = (256, 256), net: Net = "mlp") -> Graph:
     """BiGAN (Donahue et al. 2017, Eq. 3) / ALI (Dumoulin et al. 2017): the discriminator
     tells (x, E(x)) for data x from (G(z), z) for prior z; generator and encoder fool it."""
     g = Graph("bigan")

@@ -7,11 +7,12 @@ from ..graph.graph import Graph
 from ..nets import ConvEncoder
 from .parts import decoder, encoder
 from .registry import register
+from .specs import Net, Shape, Size, Sizes, XFamily
 
 
 @register("cvae")
-def cvae(x_shape=(1, 28, 28), x_family="bernoulli", num_classes=10, latent_dim=20, hidden=(400,),
-         net="mlp") -> Graph:
+def cvae(x_shape: Shape = (1, 28, 28), x_family: XFamily = "bernoulli", num_classes: Size = 10, latent_dim: Size = 20,
+         hidden: Sizes = (400,), net: Net = "mlp") -> Graph:
     """Conditional VAE (Sohn et al. 2015, Eq. 4; Kingma et al. 2014's M2 with y observed):
     maximise E_q(z|x,y)[log p(x|z,y)] - KL(q(z|x,y) || N(0, I)). The label is given (the
     model conditions on it and does not explain it); sampling takes it as ``given``."""

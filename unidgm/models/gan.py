@@ -11,6 +11,7 @@ from __future__ import annotations
 from ..graph.graph import Graph
 from .parts import discriminator, generator
 from .registry import register
+from .specs import Divergence, Dropout, FDivergenceName, Flag, Net, Shape, Size, Sizes, Weight
 
 
 def _gan_graph(name, x_shape, latent_dim, hidden, net, dropout=0.3, batch_norm=True) -> Graph:
@@ -27,8 +28,8 @@ def _gan_graph(name, x_shape, latent_dim, hidden, net, dropout=0.3, batch_norm=T
 
 
 @register("gan", binarize=None)
-def gan(x_shape=(1, 28, 28), latent_dim=64, hidden=(256, 512, 1024), net="mlp", divergence="ns-gan", d_steps=1,
-        dropout=0.3, batch_norm=True) -> Graph:
+def gan(x_shape: Shape = (1, 28, 28), latent_dim: Size = 64, hidden: Sizes = (256, 512, 1024), net: Net = "mlp",
+        divergence: Divergence = "ns-gan", d_steps: Size = 1, dropout: Dropout = 0.3, batch_norm: Flag = True) -> Graph:
     """GAN (Goodfellow et al. 2014, Eq. 1) with the non-saturating generator loss (their
     Sec. 3; Hu et al. 2018, Eq. 5); ``net="conv"`` gives a small DCGAN (Radford et al. 2016).
     ``dropout`` in the discriminator and ``batch_norm`` in the generator keep the MLP game
@@ -38,14 +39,16 @@ def gan(x_shape=(1, 28, 28), latent_dim=64, hidden=(256, 512, 1024), net="mlp", 
 
 
 @register("fgan", binarize=None)
-def fgan(x_shape=(1, 28, 28), latent_dim=64, hidden=(256, 512, 1024), net="mlp", divergence="js") -> Graph:
+def fgan(x_shape: Shape = (1, 28, 28), latent_dim: Size = 64, hidden: Sizes = (256, 512, 1024), net: Net = "mlp",
+         divergence: FDivergenceName = "js") -> Graph:
     """f-GAN (Nowozin et al. 2016, Eq. 6): the variational divergence minimisation game for
     ``divergence`` in kl, reverse-kl, pearson, hellinger, js (their Table 2)."""
     return _gan_graph("fgan", x_shape, latent_dim, hidden, net).set_objective("adversarial", divergence=divergence)
 
 
 @register("wgan-gp", binarize=None)
-def wgan_gp(x_shape=(1, 28, 28), latent_dim=64, hidden=(256, 256), net="mlp", penalty=10.0, d_steps=5) -> Graph:
+def wgan_gp(x_shape: Shape = (1, 28, 28), latent_dim: Size = 64, hidden: Sizes = (256, 256), net: Net = "mlp",
+            penalty: Weight = 10.0, d_steps: Size = 5) -> Graph:
     """Wasserstein GAN with gradient penalty (Gulrajani et al. 2017, Alg. 1: lambda = 10,
     five critic steps per generator step)."""
     # no dropout or batch norm: the gradient penalty is the critic's regulariser, and

@@ -6,10 +6,11 @@ import math
 from ..graph.graph import Graph
 from ..nets import MLP
 from .registry import register
+from .specs import Layers, Shape, Sizes
 
 
 @register("helmholtz")
-def helmholtz(x_shape=(1, 28, 28), latent_dims=(200,), hidden=()) -> Graph:
+def helmholtz(x_shape: Shape = (1, 28, 28), latent_dims: Sizes = (200,), hidden: Layers = ()) -> Graph:
     """Helmholtz machine (Dayan, Hinton, Neal & Zemel 1995): layers of binary latents
     h_L -> ... -> h_1 -> x, a sigmoid belief net (Neal 1992) in which each unit is a coin
     given the layer above, p(h_l,i = 1 | h_l+1) = sigmoid(W_l h_l+1 + b_l)_i, under a learned

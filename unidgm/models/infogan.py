@@ -8,11 +8,13 @@ from ..graph.graph import Graph
 from ..nets import ConvDecoder, ConvEncoder
 from .parts import discriminator, generator
 from .registry import register
+from .specs import Count, Divergence, Net, Shape, Size, Sizes, Weight
 
 
 @register("infogan", binarize=None)
-def infogan(x_shape=(1, 28, 28), noise_dim=62, categories=10, continuous=2, hidden=(256, 512, 1024), net="conv",
-            mi_weight=1.0, divergence=None) -> Graph:
+def infogan(x_shape: Shape = (1, 28, 28), noise_dim: Size = 62, categories: Size = 10, continuous: Count = 2,
+            hidden: Sizes = (256, 512, 1024), net: Net = "conv", mi_weight: Weight = 1.0,
+            divergence: Divergence | None = None) -> Graph:
     """InfoGAN (Chen et al. 2016, Eq. 5): the GAN game plus lambda * L_I, the variational
     lower bound of the mutual information between the codes and the generated image, read
     from the inference edge x -> c on generated samples. Codes: one categorical with

@@ -3,6 +3,11 @@
 A catalogue model is a plain function that returns a :class:`~unidgm.Graph`; registering
 it under a name makes it available to ``unidgm.models.build`` and the ``unidgm`` command.
 A user's own model needs no registration: it is just a function that builds a graph.
+
+Each option's spec is declared in its annotation (see :mod:`unidgm.models.specs`);
+registering wraps the function so that every call checks its arguments against them and
+refuses a bad value with a ConfigError naming the model, the option, the value and a good
+example. An option without a spec is checked for the kind of its default only.
 """
 from __future__ import annotations
 
@@ -11,6 +16,8 @@ from collections.abc import Callable
 
 from ..errors import ConfigError
 from ..graph.graph import Graph
+from ..options import Option, checked
+from ..options import option_specs as _option_specs
 
 _CATALOGUE: dict[str, Callable[..., Graph]] = {}
 _DATA_DEFAULTS: dict[str, dict] = {}
@@ -24,9 +31,10 @@ def register(name: str, **data_defaults):
     def wrap(fn: Callable[..., Graph]) -> Callable[..., Graph]:
         if name in _CATALOGUE:
             raise ConfigError(f"catalogue model {name!r} is registered twice")
-        _CATALOGUE[name] = fn
+        model = checked(fn, f"model {name!r}")
+        _CATALOGUE[name] = model
         _DATA_DEFAULTS[name] = data_defaults
-        return fn
+        return model
 
     return wrap
 
@@ -47,9 +55,17 @@ def options(name: str) -> dict[str, object]:
     return {p.name: p.default for p in inspect.signature(_get(name)).parameters.values()}
 
 
+def option_specs(name: str) -> dict[str, Option]:
+    """A catalogue model's options and the specs their annotations declare (see
+    :mod:`unidgm.models.specs`); an option declared with ``X | None`` (or defaulting to
+    None) also accepts None."""
+    return _option_specs(_get(name), derive=False)
+
+
 def build(name: str, **opts) -> Graph:
     """Builds the catalogue model ``name`` as a Graph; ``opts`` override its defaults
-    (e.g. ``x_shape``, ``latent_dim``, ``net``)."""
+    (e.g. ``x_shape``, ``latent_dim``, ``net``). Raises ConfigError for an option the model
+    does not have, or a value its spec refuses (a list is taken for a tuple)."""
     fn = _get(name)
     unknown = set(opts) - set(inspect.signature(fn).parameters)
     if unknown:

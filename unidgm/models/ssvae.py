@@ -7,11 +7,13 @@ from ..graph.graph import Graph
 from ..nets import MLP, ConvEncoder
 from .parts import decoder, encoder, param_shape
 from .registry import register
+from .specs import Flag, Net, Shape, Size, Sizes, Weight, XFamily
 
 
 @register("ssvae")
-def ssvae(x_shape=(1, 28, 28), x_family="bernoulli", num_classes=10, latent_dim=50, hidden=(500, 500), net="mlp",
-          batch_norm=True, classification_weight=50.0) -> Graph:
+def ssvae(x_shape: Shape = (1, 28, 28), x_family: XFamily = "bernoulli", num_classes: Size = 10, latent_dim: Size = 50,
+          hidden: Sizes = (500, 500), net: Net = "mlp", batch_norm: Flag = True,
+          classification_weight: Weight = 50.0) -> Graph:
     """Semi-supervised VAE, model M2 of Kingma, Rezende, Mohamed & Welling (2014),
     "Semi-supervised Learning with Deep Generative Models", Sec. 3.1.2.
 

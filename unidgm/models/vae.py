@@ -9,6 +9,7 @@ from __future__ import annotations
 from ..graph.graph import Graph
 from .parts import decoder, encoder
 from .registry import register
+from .specs import Net, Shape, Size, Sizes, Steps, Weight, XFamily
 
 
 def _vae_graph(name, x_shape, x_family, latent_dim, hidden, net) -> Graph:
@@ -21,7 +22,8 @@ def _vae_graph(name, x_shape, x_family, latent_dim, hidden, net) -> Graph:
 
 
 @register("vae")
-def vae(x_shape=(1, 28, 28), x_family="bernoulli", latent_dim=20, hidden=(400,), net="mlp") -> Graph:
+def vae(x_shape: Shape = (1, 28, 28), x_family: XFamily = "bernoulli", latent_dim: Size = 20, hidden: Sizes = (400,),
+        net: Net = "mlp") -> Graph:
     """Variational autoencoder (Kingma & Welling 2014, Eq. 10): maximise
     E_q(z|x)[log p(x|z)] - KL(q(z|x) || N(0, I)). The default networks are the paper's
     784-400-20 MLPs."""
@@ -29,8 +31,8 @@ def vae(x_shape=(1, 28, 28), x_family="bernoulli", latent_dim=20, hidden=(400,),
 
 
 @register("beta-vae")
-def beta_vae(x_shape=(1, 28, 28), x_family="bernoulli", latent_dim=10, hidden=(400,), net="mlp",
-             beta=4.0, warmup=0) -> Graph:
+def beta_vae(x_shape: Shape = (1, 28, 28), x_family: XFamily = "bernoulli", latent_dim: Size = 10,
+             hidden: Sizes = (400,), net: Net = "mlp", beta: Weight = 4.0, warmup: Steps = 0) -> Graph:
     """beta-VAE (Higgins et al. 2017, Eq. 4): the ELBO with the KL weighted by beta > 1,
     for more disentangled latents; ``warmup`` ramps the weight up over that many steps."""
     g = _vae_graph("beta-vae", x_shape, x_family, latent_dim, hidden, net)
@@ -38,7 +40,8 @@ def beta_vae(x_shape=(1, 28, 28), x_family="bernoulli", latent_dim=10, hidden=(4
 
 
 @register("iwae")
-def iwae(x_shape=(1, 28, 28), x_family="bernoulli", latent_dim=20, hidden=(400,), net="mlp", k=5) -> Graph:
+def iwae(x_shape: Shape = (1, 28, 28), x_family: XFamily = "bernoulli", latent_dim: Size = 20, hidden: Sizes = (400,),
+         net: Net = "mlp", k: Size = 5) -> Graph:
     """Importance-weighted autoencoder (Burda et al. 2016, Eq. 8): the VAE's graph trained
     on the k-sample bound L_k, which is tighter than the ELBO."""
     return _vae_graph("iwae", x_shape, x_family, latent_dim, hidden, net).set_objective("iwae", k=k)
