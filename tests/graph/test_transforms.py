@@ -7,7 +7,7 @@ from networkx.algorithms.isomorphism import categorical_multiedge_match, categor
 
 import unidgm
 from unidgm import ConfigError, GraphError
-from unidgm.graph import activate_adversary, importance_weight, swap_processes, swap_roles
+from unidgm.graph import Node, activate_adversary, importance_weight, swap_processes, swap_roles
 from unidgm.models import build
 from unidgm.models.parts import encoder
 from unidgm.nets import MLP
@@ -43,6 +43,16 @@ def isomorphic(a: unidgm.Graph, b: unidgm.Graph, deterministic=True) -> bool:
                             edge_match=categorical_multiedge_match(attrs, [None] * len(attrs)))
 
 
+def declaration(g: unidgm.Graph):
+    """Everything a graph declares, as plain data: its name, its nodes (role, family,
+    shape, prior, given, options), each edge's kind, parents, child, deterministic flag,
+    how parents combine, the processes an adversary compares and their inputs, and the
+    objective with its options. Networks are left out (their identity is checked apart)."""
+    edges = {e.key: (e.kind, e.parents, e.child, e.deterministic, e.combine, e.real, e.fake, e.real_inputs,
+                     e.fake_inputs) for e in g.edges}
+    return g.name, dict(g.nodes), edges, dict(g.objective)
+
+
 def snapshot(g: unidgm.Graph):
     return (g.name, repr(g), dict(g.nodes), [(e, e.net) for e in g.edges], dict(g.objective))
 
@@ -65,11 +75,24 @@ def test_swap_processes_turns_infogan_into_a_vae():
 
 
 def test_swap_processes_keeping_the_adversary_gives_the_aavae_graph():
+    """Hu et al. (2018), Fig. 1(d)-(e) and Sec. 4.2: InfoGAN with generation and inference
+    swapped, its adversary on x kept: p(x|z) and q(z|x) as explicit distributions, the
+    prior on z, the discriminator q(y|x) telling data from generation, InfoGAN's game."""
     source = hu_infogan()
     g = swap_processes(source, keep_adversary=True)
-    assert isomorphic(g, _build("aavae"))
-    assert g.objective == source.objective  # its adversarial objective, options and all
-    assert g.edge_into("y_x", "adversarial").net is source.edge_into("y_x", "adversarial").net
+    expected = unidgm.Graph("gan-swapped")  # declared by hand, the AAVAE's graph on InfoGAN's nodes
+    expected.visible("x", "normal", shape=X_SHAPE)
+    expected.latent("z", "normal", shape=(4,), prior="standard")
+    expected.inference("x", "z", MLP(64, [32], 8))           # q(z|x): was the generator x = G(z)
+    expected.generative("z", "x", MLP(4, [32], 2 * 64))      # p(x|z): was the code network q(z|x)
+    expected.adversarial("x", MLP(64, [32], 1))               # q(y|x), kept
+    expected.set_objective("adversarial", divergence="ns-gan", d_steps=1)  # the GAN's game, options and all
+    assert declaration(g) == declaration(expected)
+    adversary = g.edges_of("adversarial")[0]
+    assert (adversary.parents, adversary.child, adversary.real, adversary.fake) == (("x",), "y_x", "data", "generative")
+    assert not g.edge_into("x", "generative").deterministic and not g.edge_into("z", "inference").deterministic
+    assert adversary.net is source.edge_into("y_x", "adversarial").net
+    assert g.edge_into("z", "inference").net is source.edge_into("z", "inference").net  # the same q(z|x)
 
 
 def test_swap_processes_keeping_deterministic_flags_gives_an_autoencoder():
@@ -133,13 +156,48 @@ def test_swap_roles_twice_gives_the_source_back():
 
 
 # ---------------------------------------------------------------------- activate_adversary, importance_weight
+def _hand_aavae(name, latent_dim, adversarial_weight):
+    """The adversary-activated VAE (Hu et al. 2018, Sec. 4.2) declared by hand: the VAE's
+    p(x|z), q(z|x) and prior, plus a discriminator q(y|x) on x telling data (y = 1) from
+    generation, trained with the adversarial objective."""
+    g = unidgm.Graph(name)
+    g.visible("x", "bernoulli", shape=X_SHAPE)
+    g.latent("z", "normal", shape=(latent_dim,), prior="standard")
+    g.generative("z", "x", MLP(latent_dim, [32], 64))
+    g.inference("x", "z", MLP(64, [32], 2 * latent_dim))
+    g.adversarial("x", MLP(64, [32], 1), real="data", fake="generative")
+    return g.set_objective("adversarial", adversarial_weight=adversarial_weight)
+
+
+def _hand_iwgan(name, latent_dim, k):
+    """The importance-weighted GAN (Hu et al. 2018, Sec. 4.1) declared by hand: the GAN's
+    implicit generator x = G(z) and discriminator on x, the non-saturating game with the
+    generator's loss importance-weighted in groups of k samples."""
+    g = unidgm.Graph(name)
+    g.visible("x", "normal", shape=X_SHAPE)
+    g.latent("z", "normal", shape=(latent_dim,), prior="standard")
+    g.generative("z", "x", MLP(latent_dim, [32], 64), deterministic=True)
+    g.adversarial("x", MLP(64, [32], 1), real="data", fake="generative")
+    return g.set_objective("adversarial", divergence="ns-gan", d_steps=1, importance_weights=k)
+
+
 def test_activate_adversary_turns_the_vae_into_the_aavae():
     source = _build("vae", latent_dim=4)
     g = activate_adversary(source, "x", adversarial_weight=0.5)
-    assert isomorphic(g, _build("aavae", latent_dim=4))
-    assert g.objective == {"name": "adversarial", "adversarial_weight": 0.5}
-    assert [e.net for e in g.edges[:2]] == [e.net for e in source.edges]
-    assert build("aavae").name == "aavae"
+    assert declaration(g) == declaration(_hand_aavae("vae-adversarial", 4, 0.5))
+    adversary = g.edges_of("adversarial")[0]
+    assert (adversary.parents, adversary.child, adversary.real, adversary.fake) == (("x",), "y_x", "data", "generative")
+    assert g.nodes["y_x"] == Node("y_x", "indicator", "bernoulli", (1,))
+    assert g.edge_into("x", "generative").net is source.edge_into("x", "generative").net  # the VAE's networks
+    assert g.edge_into("z", "inference").net is source.edge_into("z", "inference").net
+    assert all(adversary.net is not e.net for e in source.edges)
+
+
+def test_the_catalogues_aavae_and_iwgan_are_the_papers_graphs():
+    """``build("aavae")`` and ``build("iwgan")`` against graphs declared by hand (Hu et al.
+    2018, Sec. 4.1-4.2), not against the transforms they are built with."""
+    assert declaration(_build("aavae", latent_dim=4)) == declaration(_hand_aavae("aavae", 4, 1.0))
+    assert declaration(_build("iwgan", latent_dim=4, k=3)) == declaration(_hand_iwgan("iwgan", 4, 3))
 
 
 def test_activate_adversary_keeps_a_beta_vae_beta_weighted():
@@ -148,11 +206,11 @@ def test_activate_adversary_keeps_a_beta_vae_beta_weighted():
 
 
 def test_importance_weight_turns_the_gan_into_the_iwgan():
-    source = _build("gan")
+    source = _build("gan", latent_dim=4)
     g = importance_weight(source, 4)
-    assert isomorphic(g, _build("iwgan"))
-    assert g.objective == {**source.objective, "importance_weights": 4}
-    assert _build("iwgan", k=3).objective["importance_weights"] == 3 and build("iwgan").name == "iwgan"
+    assert declaration(g) == declaration(_hand_iwgan("gan-iw4", 4, 4))
+    assert all(a.net is b.net for a, b in zip(g.edges, source.edges)) and len(g.edges) == len(source.edges)
+    assert build("iwgan").name == "iwgan"
 
 
 # ---------------------------------------------------------------------- every transform's result
