@@ -4,9 +4,10 @@
     unidgm train vae --data digits --minutes 3 --out runs/vae
     unidgm sample runs/vae
     unidgm eval runs/vae --k 1000
-    unidgm render vae -o vae.svg
+    unidgm plot runs/ws runs/rws -o ws-vs-rws.png
+    unidgm render vae -o vae.svg        (or a run folder: unidgm render runs/vae)
     unidgm render --all docs/img/gallery
-    unidgm describe vae [--latex]
+    unidgm describe vae [--latex]       (or a run folder: unidgm describe runs/vae)
 """
 from __future__ import annotations
 
@@ -46,16 +47,30 @@ def cmd_list(args) -> int:
     return 0
 
 
+# What `train` writes into a run folder besides the Trainer's own files; --overwrite removes
+# them with the old run's checkpoints, so that no picture or figure of the old run is left.
+RUN_OUTPUTS = ("run.json", "eval.json", "samples.png", "reconstructions.png", "traversal.png", "codes.png",
+               "analogies.png", "curves.png")
+
+
 def cmd_train(args) -> int:
     from .data import DATASETS
     from .eval import write_analogies, write_codes, write_reconstructions, write_samples, write_traversal
     from .eval.pictures import pictured
-    from .run import RunConfig, build_model, load_data, save_run
+    from .run import RunConfig, build_model, check_resume, load_data, save_run
     from .train import TrainConfig, Trainer, load_checkpoint
+    from .train.run_folder import held_run_files
+    from .viz.curves import write_curves
 
     if args.data not in DATASETS:
         raise UnidgmError(f"--data {args.data!r}: choose one of {', '.join(DATASETS)}")
+    if args.resume and args.overwrite:
+        raise UnidgmError("--resume continues the run in --out and --overwrite replaces it; give one of them")
     out = Path(args.out)
+    held = held_run_files(out) + (["run.json"] if (out / "run.json").exists() else [])
+    if held and not (args.resume or args.overwrite):
+        raise UnidgmError(f"--out {out} already holds a run ({', '.join(held)}); continue it with --resume, "
+                          f"replace it with --overwrite, or give a new folder")
     model_options = _pairs(args.set, "--set")
     for flag in ("net", "latent_dim"):
         if getattr(args, flag) is not None:
@@ -77,6 +92,8 @@ def cmd_train(args) -> int:
                     binarize=None if binarize == "none" else binarize, seed=args.seed,
                     domain_shift=args.domain_shift or data_defaults(args.model).get("domain_shift"),
                     labels=args.labels)
+    if args.resume:
+        check_resume(out, cfg)  # before anything is loaded or written
     data = load_data(cfg)
     model = build_model(cfg, data)
     if args.labels is not None and not model.partially_observed:
@@ -88,9 +105,15 @@ def cmd_train(args) -> int:
         optim["lr"] = args.lr
     train_cfg = TrainConfig(epochs=epochs, minutes=args.minutes, batch_size=args.batch_size, seed=args.seed,
                             device=args.device, out=str(out), progress=not args.quiet,
-                            monitor=model.objective.monitor, lr_schedule=args.lr_schedule, **optim)
+                            monitor=model.objective.monitor, lr_schedule=args.lr_schedule,
+                            tensorboard=args.tensorboard, **optim)
+    # The Trainer checks a resumed checkpoint against these options before anything is written.
+    trainer = Trainer(model, data, train_cfg, resume=args.resume, overwrite=args.overwrite)
+    if args.overwrite:
+        for name in RUN_OUTPUTS:
+            (out / name).unlink(missing_ok=True)
     save_run(out, cfg)
-    summary = Trainer(model, data, train_cfg, resume=args.resume).fit()
+    summary = trainer.fit()
     # Pictures from the best checkpoint, into the model and data already in memory.
     best = out / "best.pt" if (out / "best.pt").exists() else out / "last.pt"
     model.load_state_dict(load_checkpoint(best)["model"])
@@ -104,6 +127,7 @@ def cmd_train(args) -> int:
         write(model, out / f"{name}.png", test)
     if model.partially_observed and pictured(model) is not None:
         write_analogies(model, out / "analogies.png", test)
+    write_curves(out, out / "curves.png")
     print(json.dumps({k: v for k, v in summary.items() if isinstance(v, (int, float, str, type(None)))}))
     return 0
 
@@ -132,12 +156,28 @@ def cmd_eval(args) -> int:
 
 def _compiled(name: str, args):
     """A catalogue model built with ``--set`` options and compiled with its own objective
-    (or ``--objective`` and ``--objective-option``)."""
+    (or ``--objective`` and ``--objective-option``); or, where ``name`` is a run folder, the
+    model as that run trained it (its run.json: options, objective and data shapes)."""
     from . import compile
     from .models import build
 
+    if Path(name).is_dir():
+        from .run import build_model, load_data, read_run_config
+
+        given = [flag for flag, value in (("--set", args.set), ("--objective", args.objective),
+                                          ("--objective-option", args.objective_option)) if value]
+        if given:
+            raise UnidgmError(f"{name} is a run folder, whose options are those of its run.json; drop "
+                              f"{', '.join(given)}, or name a catalogue model instead")
+        cfg = read_run_config(name)
+        return build_model(cfg, load_data(cfg))
     graph = build(name, **_pairs(args.set, "--set"))
     return compile(graph, args.objective, **_pairs(args.objective_option, "--objective-option"))
+
+
+def _stem(name: str) -> str:
+    """The default file name of a model's diagram: the catalogue name or the run folder's."""
+    return Path(name).name if Path(name).is_dir() else name
 
 
 def cmd_render(args) -> int:
@@ -154,7 +194,17 @@ def cmd_render(args) -> int:
     if not args.model:
         raise UnidgmError("render: name a catalogue MODEL (see `unidgm list`), or give --all DIR for every one")
     model = _compiled(args.model, args)
-    print(render(model, args.output or f"{args.model}.svg", caption=caption))
+    print(render(model, args.output or f"{_stem(args.model)}.svg", caption=caption))
+    return 0
+
+
+def cmd_plot(args) -> int:
+    from .viz.curves import write_comparison, write_curves
+
+    if len(args.dirs) == 1 and not args.keys:
+        print(write_curves(args.dirs[0], args.output))
+    else:
+        print(write_comparison(args.dirs, args.output, keys=args.keys or None))
     return 0
 
 
@@ -217,6 +267,10 @@ def parser() -> argparse.ArgumentParser:
                    help="switch the adversaries off (adversarial_weight=0): domain adaptation's baseline")
     t.add_argument("--device", default="auto", help="auto | cpu | cuda")
     t.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
+    t.add_argument("--overwrite", action="store_true",
+                   help="replace the run already in --out (its checkpoints, metrics and pictures)")
+    t.add_argument("--tensorboard", action="store_true",
+                   help="also log the metrics as TensorBoard scalars in OUT/tensorboard (needs tensorboard)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(fn=cmd_train)
 
@@ -234,16 +288,24 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int, default=0, help="seed of the held-out binarization")
     e.set_defaults(fn=cmd_eval)
 
-    r = sub.add_parser("render", help="draw a catalogue model's schematic diagram (svg, png, pdf or dot)")
-    r.add_argument("model", nargs="?", default=None, help="a catalogue name (see `unidgm list`)")
+    pl = sub.add_parser("plot", help="learning curves of a run, or several runs overlaid, as PNG or SVG")
+    pl.add_argument("dirs", nargs="+", metavar="DIR", help="run folders written by `unidgm train`")
+    pl.add_argument("-o", "--output", required=True, help="FILE.png | .svg")
+    pl.add_argument("--keys", nargs="+", default=None,
+                    help="metrics to overlay, e.g. val/elbo train/loss (default: those every run has)")
+    pl.set_defaults(fn=cmd_plot)
+
+    r = sub.add_parser("render", help="draw a model's schematic diagram (svg, png, pdf or dot)")
+    r.add_argument("model", nargs="?", default=None,
+                   help="a catalogue name (see `unidgm list`) or a run folder (the model as trained)")
     r.add_argument("-o", "--output", default=None, help="FILE.svg | .png | .pdf | .dot (default MODEL.svg)")
     r.add_argument("--all", metavar="DIR", default=None, help="draw every catalogue model as DIR/MODEL.svg")
     r.add_argument("--no-caption", action="store_true", help="leave out the objective's formula under the diagram")
     _model_options(r)
     r.set_defaults(fn=cmd_render)
 
-    d = sub.add_parser("describe", help="a catalogue model's graph in words and its objective's formula")
-    d.add_argument("model", help="a catalogue name (see `unidgm list`)")
+    d = sub.add_parser("describe", help="a model's graph in words and its objective's formula")
+    d.add_argument("model", help="a catalogue name (see `unidgm list`) or a run folder (the model as trained)")
     d.add_argument("--latex", action="store_true", help="print the objective's formula in LaTeX")
     _model_options(d)
     d.set_defaults(fn=cmd_describe)

@@ -84,19 +84,42 @@ def save_run(out: Path, cfg: RunConfig) -> None:
     tmp.replace(out / "run.json")
 
 
-def load_run(out, checkpoint: str = "best.pt"):
-    """(compiled model with the checkpoint's weights, data, RunConfig) of a run folder."""
-    from .train import load_checkpoint
+# Fields a resumed run may change: where the data files are found does not change the run.
+_MOVABLE = ("data_dir",)
 
+
+def read_run_config(out) -> RunConfig:
+    """The RunConfig saved in a run folder's ``run.json``."""
     out = Path(out)
     path = out / "run.json"
     if not path.exists():
         raise ConfigError(f"{path} is missing: '{out}' is not a run folder; train one with "
                           f"`unidgm train MODEL --out {out}`")
     try:
-        cfg = RunConfig.from_dict(json.loads(path.read_text()))
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"{path} is not valid JSON ({e}); re-create the run") from None
+        return RunConfig.from_dict(json.loads(path.read_text()))
+    except (json.JSONDecodeError, TypeError, AttributeError) as e:
+        raise ConfigError(f"{path} is not a valid run config ({e}); re-create the run") from None
+
+
+def check_resume(out, cfg: RunConfig) -> None:
+    """Refuse to resume the run in ``out`` with options other than those it was trained with
+    (its run.json), naming each field that differs; nothing is written."""
+    stored = read_run_config(out).to_dict()
+    given = json.loads(json.dumps(cfg.to_dict()))  # tuples as lists, as run.json stores them
+    changed = [f"{k}: {stored[k]!r} in run.json, {given[k]!r} now" for k in stored
+               if k not in _MOVABLE and stored[k] != given[k]]
+    if changed:
+        raise ConfigError(f"--resume: the run in '{out}' was trained with other options ({'; '.join(changed)}); "
+                          f"resume with the options of its run.json, or train into a new folder")
+
+
+def load_run(out, checkpoint: str = "best.pt"):
+    """(compiled model with the checkpoint's weights, data, RunConfig) of a run folder."""
+    from .train import load_checkpoint
+
+    out = Path(out)
+    path = out / "run.json"
+    cfg = read_run_config(out)
     data = load_data(cfg)
     model = build_model(cfg, data)
     ckpt_path = out / checkpoint

@@ -60,3 +60,16 @@ def test_pictures_are_pngs(tmp_path):
     toy = load("ring8")
     m2 = unidgm.compile(build("vae", x_shape=(2,), x_family="normal", latent_dim=2, hidden=(16,)))
     assert write_samples(m2, tmp_path / "ring.png", toy.test).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_grey_images_under_a_bernoulli_likelihood_are_refused():
+    import pytest
+
+    data = load("digits", binarize="dynamic")
+    model = unidgm.compile(build("vae", x_shape=(1, 8, 8), latent_dim=2, hidden=(8,)))
+    grey = {"x": data.test["x"][:20]}  # grey values: the split before binarization
+    for measure in (log_likelihood, elbo):
+        with pytest.raises(unidgm.DataError, match=r"data\['x'\] holds values other than 0 and 1.*data\.prepare"):
+            measure(model, grey) if measure is elbo else measure(model, grey, k=2)
+    torch.manual_seed(0)
+    assert math.isfinite(log_likelihood(model, data.prepare(grey), k=2))

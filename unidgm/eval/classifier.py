@@ -40,10 +40,10 @@ from pathlib import Path
 import torch
 from torch import nn
 from torch.nn import functional as F
-from tqdm.auto import tqdm
 
 from unidgm.errors import CheckpointError, ConfigError, DataError
 from unidgm.train.checkpoint import FORMAT, VERSION, load_checkpoint, save_checkpoint
+from unidgm.train.progress import progress_iter
 
 log = logging.getLogger("unidgm.eval")
 
@@ -155,7 +155,7 @@ def train_classifier(
         batch_size, lr: Adam's minibatch size and initial step size, decayed to zero on a
             cosine over all steps.
         num_classes: None derives ``labels.max() + 1``.
-        progress: show a tqdm bar over the epochs.
+        progress: show progress over the epochs (a tqdm bar on a terminal).
     """
     _check_pair(images, labels, "train_classifier")
     if num_classes is None:
@@ -192,7 +192,7 @@ def _fit(model, images, labels, epochs, seed, batch_size, lr, progress) -> None:
     total_steps = epochs * math.ceil(n / batch_size)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, total_steps)
     model.train()
-    for _ in tqdm(range(epochs), desc="classifier", disable=not progress, leave=False):
+    for _ in progress_iter(range(epochs), desc="classifier", disable=not progress):
         order = torch.randperm(n, generator=generator)
         for i in range(0, n, batch_size):
             index = order[i : i + batch_size]

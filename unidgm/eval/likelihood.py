@@ -14,7 +14,20 @@ import math
 
 import torch
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
+
+
+def _check_support(model, data: dict, what: str) -> None:
+    """Refuse values a likelihood cannot score as a probability (grey images under a
+    Bernoulli node give a relaxation, not log p(x)); say how to binarize them."""
+    for f in model.likelihoods:
+        value = data.get(f.child)
+        if value is not None and torch.is_tensor(value) and f.family.outside_support(value):
+            raise DataError(
+                f"{what}: data['{f.child}'] holds values other than 0 and 1, but node '{f.child}' is "
+                f"{f.family.name}, whose log-likelihood is defined for binary values only; binarize the "
+                f"images first as `unidgm eval` does, e.g. torch.manual_seed(0); held_out = data.prepare(data.test) "
+                f"(a Bernoulli draw per pixel), or torch.bernoulli(x)")
 
 
 def _batches(data: dict, batch_size: int):
@@ -25,9 +38,11 @@ def _batches(data: dict, batch_size: int):
 
 @torch.no_grad()
 def log_likelihood(model, data: dict, k: int = 1000, batch_size: int = 100, chunk: int = 250) -> float:
-    """Mean importance-sampled log p(x) over ``data`` (a dict of tensors), in nats."""
+    """Mean importance-sampled log p(x) over ``data`` (a dict of tensors), in nats. Binary
+    images only under a Bernoulli likelihood: grey values raise `DataError`."""
     if k < 1:
         raise ConfigError(f"k (importance samples) must be >= 1, got {k}")
+    _check_support(model, data, "log_likelihood")
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
@@ -47,6 +62,7 @@ def log_likelihood(model, data: dict, k: int = 1000, batch_size: int = 100, chun
 @torch.no_grad()
 def elbo(model, data: dict, batch_size: int = 500) -> float:
     """Mean single-sample ELBO, log p(x, z) - log q(z | x) with z ~ q, over ``data``."""
+    _check_support(model, data, "elbo")
     was_training = model.training
     model.eval()
     total, count = 0.0, 0

@@ -72,6 +72,11 @@ class Family:
     def pyro_dist(self, params, event_dims):  # pragma: no cover - interface
         raise NotImplementedError
 
+    def outside_support(self, value: torch.Tensor) -> bool:
+        """Whether some of ``value`` lies where ``log_prob`` is not a log-probability (grey
+        pixels under coins); a reported log-likelihood must refuse such data."""
+        return False
+
 
 class Normal(Family):
     """Diagonal Gaussian; the network emits loc and log-scale halves."""
@@ -132,6 +137,9 @@ class Bernoulli(Family):
             logits, value = torch.broadcast_tensors(logits, value)
         nll = F.binary_cross_entropy_with_logits(logits, value, reduction="none")
         return -event_sum(nll, event_dims)
+
+    def outside_support(self, value: torch.Tensor) -> bool:
+        return bool(((value != 0) & (value != 1)).any())
 
     def mean(self, params):
         return torch.sigmoid(params[0])

@@ -84,6 +84,14 @@ class CompiledModel(nn.Module):
                              f"observes it where the batch gives it and sums over its classes elsewhere")
         objective.bind(self)
         self.phases = objective.phases
+        self._value_dtype = torch.get_default_dtype()  # of batch values; follows .to() and .double()
+
+    def _apply(self, fn, *args, **kwargs):
+        module = super()._apply(fn, *args, **kwargs)
+        floating = [t for t in list(self.parameters()) + list(self.buffers()) if t.is_floating_point()]
+        if floating:
+            self._value_dtype = floating[0].dtype
+        return module
 
     # ------------------------------------------------------------------ parameter groups
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
@@ -130,10 +138,19 @@ class CompiledModel(nn.Module):
             raise GraphError(f"the batch has no '{e.args[0]}', a visible node of graph '{self.graph.name}'; the batch "
                              f"must map every visible node ({', '.join(n for n, _, _ in self._visible)}) to a tensor"
                              ) from None
-        except (TypeError, AttributeError):
-            bad = {k: type(v).__name__ for k, v in batch.items() if not isinstance(v, torch.Tensor)}
-            raise GraphError(f"the batch must map each visible node to a tensor; got {bad}") from None
         return values
+
+    def as_batch(self, batch) -> dict:
+        """``batch`` as the engine reads it: a dict whose arrays are tensors, floating ones in
+        the model's dtype (one pass over the keys; a batch that needs nothing is returned as
+        it is)."""
+        if not isinstance(batch, Mapping):
+            raise GraphError(f"the batch must be a dict of tensors keyed by visible node, got {type(batch).__name__}")
+        dtype = self._value_dtype
+        for v in batch.values():
+            if not isinstance(v, torch.Tensor) or (v.dtype != dtype and v.is_floating_point()):
+                return {k: _as_value(v, 0, dtype, k) for k, v in batch.items()}
+        return batch
 
     def read_values(self, batch: dict, names) -> dict[str, torch.Tensor]:
         """The values of the visible nodes ``names`` from ``batch`` (one-hot, shape checked)."""
@@ -147,7 +164,7 @@ class CompiledModel(nn.Module):
         if shape is None:
             shape = self.graph.nodes[name].shape
             classes = shape[-1] if self.families[name].one_hot else 0
-        v = _one_hot(v, classes)
+        v = _as_value(v, classes, self._value_dtype, name)
         if v.shape[1:] != shape:
             raise GraphError(f"batch['{name}'] has shape {tuple(v.shape)}, but node '{name}' has event shape "
                              f"{shape}, so the batch must be (batch_size, {', '.join(map(str, shape))})"
@@ -182,8 +199,13 @@ class CompiledModel(nn.Module):
             observed = torch.zeros(size, dtype=torch.bool, device=like.device)
             return torch.zeros(size, classes, device=like.device), observed
         if not isinstance(v, torch.Tensor):
-            raise GraphError(f"batch['{name}'] must be a tensor of class indices (-1 where unknown), got "
-                             f"{type(v).__name__}")
+            try:
+                v = torch.as_tensor(v)
+            except (TypeError, ValueError, RuntimeError):
+                raise GraphError(f"batch['{name}'] must be a tensor of class indices (-1 where unknown), got "
+                                 f"{type(v).__name__}") from None
+        if v.is_floating_point() and v.dtype != self._value_dtype:
+            v = v.to(self._value_dtype)
         if not v.is_floating_point() and v.shape == (size,):
             observed = v >= 0
             one_hot = F.one_hot(v.clamp(min=0), classes).to(torch.get_default_dtype())
@@ -267,7 +289,9 @@ class CompiledModel(nn.Module):
         """Named scalar terms of the compiled objective; ``terms["loss"]`` is minimised (the
         batch mean of the per-example objective, in nats). With ``phase``, only the terms
         that phase minimises are computed (the Trainer passes it for multi-phase
-        objectives); without, every term."""
+        objectives); without, every term. NumPy arrays and floating values of another
+        precision (float64) in ``batch`` are converted to the model's tensors."""
+        batch = self.as_batch(batch)
         if phase is None:
             return self.objective.terms(self, batch)
         return self.objective.terms(self, batch, phase)
@@ -301,8 +325,8 @@ class CompiledModel(nn.Module):
         for name in given:
             if name not in nodes:
                 raise GraphError(f"sample(given=...): '{name}' is not a node of graph '{self.graph.name}'")
-        values = {name: _one_hot(v, nodes[name].shape[-1] if self.families[name].one_hot else 0)
-                  for name, v in given.items()}
+        values = {name: _as_value(v, nodes[name].shape[-1] if self.families[name].one_hot else 0, self._value_dtype,
+                                  name) for name, v in given.items()}
         for name, node in nodes.items():
             if node.given and name not in values:
                 raise GraphError(f"sampling needs the given node '{name}': pass sample(n, given={{'{name}': ...}})")
@@ -350,20 +374,30 @@ class CompiledModel(nn.Module):
         """The generative process as a Pyro model (sites named after nodes)."""
         from .pyro_bridge import pyro_model
 
-        pyro_model(self, batch)
+        pyro_model(self, self.as_batch(batch))
 
     def pyro_guide(self, batch: dict) -> None:
         """The inference process as a Pyro guide (sites named after latents)."""
         from .pyro_bridge import pyro_guide
 
-        pyro_guide(self, batch)
+        pyro_guide(self, self.as_batch(batch))
 
     def extra_repr(self) -> str:
         return f"graph={self.graph.name!r}, objective={self.objective!r}"
 
 
-def _one_hot(v: torch.Tensor, classes: int) -> torch.Tensor:
+def _as_value(v, classes: int, dtype: torch.dtype, name: str) -> torch.Tensor:
+    """A batch's value of a node as the engine computes with it: a tensor (NumPy arrays are
+    converted), one-hot for class indices, floating values in the model's dtype."""
+    if not isinstance(v, torch.Tensor):
+        try:
+            v = torch.as_tensor(v)
+        except (TypeError, ValueError, RuntimeError):
+            raise GraphError(f"batch['{name}'] is a {type(v).__name__}; give a tensor or a NumPy array with one row "
+                             f"per example") from None
     if classes and not v.is_floating_point():
-        return F.one_hot(v, classes).to(torch.get_default_dtype())
+        return F.one_hot(v.long(), classes).to(dtype)
+    if v.is_floating_point() and v.dtype != dtype:
+        return v.to(dtype)
     return v
 

@@ -78,6 +78,9 @@ class TrainConfig:
     grad_clip: float | None = None
     # Folder for config.json, metrics.jsonl, last.pt and best.pt; None = write nothing.
     out: str | None = None
+    # Also log every evaluation's metrics as TensorBoard scalars in out/tensorboard/ (needs
+    # the tensorboard package and an out folder).
+    tensorboard: bool = False
 
     def __post_init__(self):
         # Normalise JSON-ish inputs first (lists from JSON, paths), then check, then derive.
@@ -131,6 +134,10 @@ class TrainConfig:
         _number("grad_clip", self.grad_clip, positive=True, optional=True)
         if self.out is not None and (not isinstance(self.out, str) or not self.out):
             _fail("out", self.out, "a folder path or None")
+        if not isinstance(self.tensorboard, bool):
+            _fail("tensorboard", self.tensorboard, "True or False")
+        if self.tensorboard and self.out is None:
+            _fail("tensorboard", self.tensorboard, "False, or give an out folder for its event files")
 
     def to_dict(self) -> dict[str, Any]:
         """The config as JSON-friendly plain data (tuples become lists)."""

@@ -25,17 +25,21 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def split_on_device(data, split: str, device: torch.device) -> dict[str, torch.Tensor]:
+def split_on_device(data, split: str, device: torch.device,
+                    dtype: torch.dtype | None = None) -> dict[str, torch.Tensor]:
     """``data.<split>`` with every tensor on `device`; ``{}`` when the split is missing,
-    None, empty or has no rows."""
+    None, empty or has no rows. NumPy arrays (anything ``torch.as_tensor`` reads) become
+    tensors, and floating values of another precision (NumPy's float64) become `dtype`, the
+    model's, once here rather than on every step."""
     tensors = getattr(data, split, None)
     if tensors is None:
         return {}
-    if not isinstance(tensors, dict) or not all(torch.is_tensor(v) for v in tensors.values()):
+    if not isinstance(tensors, dict):
         raise DataError(
             f"data.{split} must be a dict of tensors keyed like the graph's visible nodes, "
             f"got {type(tensors).__name__}."
         )
+    tensors = {k: _as_tensor(v, f"data.{split}[{k!r}]", dtype) for k, v in tensors.items()}
     sizes = {k: (v.shape[0] if v.dim() else None) for k, v in tensors.items()}
     if len(set(sizes.values())) > 1 or None in sizes.values():
         raise DataError(
@@ -50,3 +54,17 @@ def split_on_device(data, split: str, device: torch.device) -> dict[str, torch.T
 def num_rows(tensors: dict[str, torch.Tensor]) -> int:
     """Number of examples in a non-empty split."""
     return int(next(iter(tensors.values())).shape[0])
+
+
+def _as_tensor(value, where: str, dtype: torch.dtype | None) -> torch.Tensor:
+    if not torch.is_tensor(value):
+        try:
+            value = torch.as_tensor(value)
+        except (TypeError, ValueError, RuntimeError):
+            raise DataError(
+                f"{where} is a {type(value).__name__}, which is not an array; give a tensor "
+                "or a NumPy array with one row per example."
+            ) from None
+    if dtype is not None and value.is_floating_point() and value.dtype != dtype:
+        value = value.to(dtype)
+    return value

@@ -14,9 +14,12 @@ parameters; without ``parameter_groups`` all parameters form one group, ``"all"`
 
 **A training step** (`Trainer.step`) runs every phase in order; each phase zeroes its
 optimizer's gradients, computes ``model.loss(batch)`` afresh, backpropagates its term and
-steps only its groups. With a single ELBO phase this is exactly the hand-written loop
-``zero_grad; loss.backward(); step``. The step is the hot path: it never syncs with the
-device. Losses are summed into a detached tensor that the loop reads every ``log_every``
+steps only its groups. A phase that takes several optimizer steps per training step (a
+WGAN-GP critic's ``d_steps``) draws a fresh batch of the training split for each step after
+the first (Gulrajani et al. 2017, Algorithm 1: real data are sampled anew in every critic
+iteration). With a single ELBO phase this is exactly the hand-written loop ``zero_grad;
+loss.backward(); step``. The step is the hot path: it never syncs with the device. Each
+phase's terms are summed into one detached tensor that the loop reads every ``log_every``
 steps, which is also when a NaN or infinite loss is caught.
 
 **Exact resume.** A checkpoint holds the model, every optimizer, the global step, the epoch
@@ -37,8 +40,12 @@ the trainer first:
 * ``on_fit_end(trainer, summary)``: with the dict `fit` returns.
 
 **Files** in ``config.out``: ``config.json`` (the TrainConfig), ``metrics.jsonl`` (one line
-per evaluation), ``last.pt`` (at each evaluation, every ``checkpoint_every`` steps and when
-`fit` stops) and ``best.pt`` (when the monitored val term improves).
+per evaluation: ``train/<phase>/<term>``, the mean of each term of each phase since the last
+evaluation, and ``val/<term>``), ``last.pt`` (at each evaluation, every ``checkpoint_every``
+steps and when `fit` stops), ``best.pt`` (when the monitored val term improves) and, with
+``tensorboard=True``, TensorBoard event files in ``tensorboard/``. A fresh run refuses a folder
+that already holds a run's checkpoints unless ``overwrite=True``: nothing is replaced by
+accident.
 """
 
 from __future__ import annotations
@@ -46,11 +53,11 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from unidgm.errors import CheckpointError, ConfigError, DataError, TrainingError
 from unidgm.train.checkpoint import (
@@ -66,6 +73,9 @@ from unidgm.train.devices import num_rows, resolve_device, split_on_device
 from unidgm.train.evaluation import mean_terms, term_names
 from unidgm.train.metrics import MetricsLog
 from unidgm.train.phases import build_phase_optimizers
+from unidgm.train.progress import progress_bar
+from unidgm.train.run_folder import TENSORBOARD_DIR, refuse_a_run_folder, remove_run_files
+from unidgm.train.tensorboard import TensorBoardLog
 from unidgm.train.rng import get_rng_state, seed_everything, set_rng_state
 
 log = logging.getLogger("unidgm.train")
@@ -91,12 +101,16 @@ class Trainer:
         callbacks: objects with any of the methods listed in the module docstring.
         resume: False for a fresh run; True to continue from ``out/last.pt``; or the path
             of a checkpoint to continue from.
+        overwrite: let a fresh run replace the run already in ``out`` (its checkpoints,
+            metrics and TensorBoard events are removed when `fit` starts); without it such a
+            folder is refused.
         **overrides: TrainConfig fields that replace those of `config`, e.g. ``lr=3e-4``
             or, when resuming, a later ``max_steps``.
 
     Raises:
-        ConfigError: an unknown or invalid option, or options the model does not fit.
-        DataError: an empty or ragged training split.
+        ConfigError: an unknown or invalid option, options the model does not fit, or a
+            fresh run into a folder that holds a run (without ``overwrite=True``).
+        DataError: an empty or ragged training split, or one split passed as the data.
         CheckpointError: `resume` with a missing, corrupted or mismatched checkpoint.
     """
 
@@ -108,6 +122,7 @@ class Trainer:
         *,
         callbacks=(),
         resume: bool | str | Path = False,
+        overwrite: bool = False,
         **overrides,
     ):
         check_field_names(overrides, "Trainer(**overrides)")
@@ -129,13 +144,24 @@ class Trainer:
         self.device = resolve_device(config.device)
         self.out = Path(config.out) if config.out is not None else None
 
+        if self.out is not None and checkpoint is None and not overwrite:
+            refuse_a_run_folder(self.out)
+        self._overwrite = bool(overwrite) and checkpoint is None
+        if isinstance(data, Mapping):
+            raise DataError(
+                f"Trainer: data is a dict with keys {sorted(data)}, one split; pass the object "
+                "holding the splits (its .train, .val and .test), e.g. Trainer(model, data) for "
+                "data = unidgm.data.load('digits'), not Trainer(model, data.train)."
+            )
+
         self.model = model.to(self.device)
         self.data = data
         # Resolved once: the loop must not look attributes up per step.
         prepare = getattr(data, "prepare", None)
         self._prepare = prepare if callable(prepare) else _identity
         self._set_schedule_step = getattr(model, "set_schedule_step", None)
-        self._splits = {"train": split_on_device(data, "train", self.device)}
+        self._dtype = _float_dtype(self.model)
+        self._splits = {"train": split_on_device(data, "train", self.device, self._dtype)}
         if not self._splits["train"]:
             raise DataError(
                 "data.train is empty; the Trainer needs at least one training example."
@@ -158,8 +184,12 @@ class Trainer:
         self._elapsed = 0.0  # seconds of training in earlier fit calls and runs
         self._shuffle = torch.Generator().manual_seed(config.seed)
         self._shuffle_start = self._shuffle.get_state()  # at the start of self.epoch
-        # Detached running sums of each phase's minimised term, on the device (no syncs).
-        self._sums = [torch.zeros((), device=self.device) for _ in self._plan]
+        # Detached running sums of each phase's terms, on the device (no syncs): phase i's
+        # vector follows self._names[i], known from its first step; self._key_at[i] is the
+        # position of the term it minimises.
+        self._names: list[tuple[str, ...] | None] = [None] * len(self._plan)
+        self._key_at = [0] * len(self._plan)
+        self._sums = [torch.zeros(1, device=self.device) for _ in self._plan]
         self._window = 0  # steps summed in self._sums since the last evaluation
         self._logged = (0, [0.0] * len(self._plan))  # (window, sums) at the last log
         self._last_terms: list[dict | None] = [None] * len(self._plan)
@@ -173,6 +203,7 @@ class Trainer:
         self._last_checkpoint: Path | None = None
         self._last_val: dict[str, float] | None = None
         self._last_train: dict[str, float] | None = None
+        self._tensorboard = None
         if checkpoint is not None:
             self._restore(checkpoint, checkpoint_path)
 
@@ -239,11 +270,13 @@ class Trainer:
         self.best = checkpoint["best"]
         self._elapsed = float(checkpoint.get("time", 0.0))
         running = checkpoint.get("running")
-        if running is not None and len(running["sums"]) == len(self._sums):
-            for total, value in zip(self._sums, running["sums"]):
-                total.fill_(value)
+        if running is not None and len(running.get("names", ())) == len(self._sums):
+            for i, (names, sums) in enumerate(zip(running["names"], running["sums"])):
+                if names is not None:
+                    self._set_names(i, tuple(names))
+                    self._sums[i] = sums.to(self.device, torch.get_default_dtype()).clone()
             self._window = int(running["window"])
-            self._logged = (self._window, [float(v) for v in running["sums"]])
+            self._logged = (self._window, self._read_sums())
         self._pending_rng = checkpoint["rng"]  # applied when fit starts: the stop point
         self._resumed_from = path
         self._evaluated_step = self._saved_step = self.global_step
@@ -263,9 +296,9 @@ class Trainer:
             self._set_schedule_step(self.global_step)
         terms = None
         for i, (key, repeats, optimizer, params, loss_of) in enumerate(self._plan):
-            for _ in range(repeats):
+            for repeat in range(repeats):
                 optimizer.zero_grad(set_to_none=True)
-                terms = loss_of(batch)
+                terms = loss_of(batch if repeat == 0 else self._fresh_batch(batch))
                 try:
                     loss = terms[key]
                 except KeyError:
@@ -274,11 +307,43 @@ class Trainer:
                 if self._grad_clip is not None:
                     nn.utils.clip_grad_norm_(params, self._grad_clip)
                 optimizer.step()
-                self._sums[i].add_(loss.detach())
+                names = self._names[i]
+                if names is None:
+                    names = self._first_terms(i, terms)
+                try:
+                    self._sums[i].add_(torch.stack([terms[k].detach() for k in names]))
+                except KeyError as missing:
+                    raise ConfigError(_changed_terms(self.phases[i].name, names, missing)) from None
             self._last_terms[i] = terms
         self.global_step += 1
         self._window += 1
         return terms
+
+    def _fresh_batch(self, batch: dict) -> dict:
+        """Another batch of the training split, as large as `batch`, drawn uniformly (with
+        replacement, from the global generator that checkpoints save) for a phase's repeated
+        step."""
+        size = num_rows(batch)
+        index = torch.randint(self.num_train, (size,), device=self.device)
+        return self._prepare({k: v[index] for k, v in self._splits["train"].items()})
+
+    def _first_terms(self, i: int, terms: dict) -> tuple[str, ...]:
+        """Phase i's term names, read off its first step: the scalar tensors of its dict."""
+        names = tuple(k for k, v in terms.items() if torch.is_tensor(v) and v.dim() == 0)
+        key = self._plan[i][0]
+        if key not in names:
+            raise ConfigError(
+                f"model.loss: the term {key!r} that phase {self.phases[i].name!r} minimises is not "
+                "a scalar tensor; return the mean over the batch."
+            )
+        self._set_names(i, names)
+        return names
+
+    def _set_names(self, i: int, names: tuple[str, ...]) -> None:
+        self._names[i] = names
+        self._key_at[i] = names.index(self._plan[i][0])
+        if self._sums[i].numel() != len(names):
+            self._sums[i] = self._sums[i].new_zeros(len(names))
 
     def fit(self) -> dict:
         """Train until `epochs`, `max_steps` or `minutes` is reached; return a summary.
@@ -351,6 +416,8 @@ class Trainer:
                 self._evaluate_and_save(started)
         finally:
             bar.close()
+            if self._tensorboard is not None:
+                self._tensorboard.flush()
         spent = time.monotonic() - started
         self._elapsed += spent
         summary = self._summary(stopped_by, spent)
@@ -363,6 +430,7 @@ class Trainer:
         """Once per Trainer: seed a fresh run, prepare the out folder; every fit call:
         restore a resumed run's RNG states, write config.json, check `monitor`."""
         config = self.config
+        self._check_monitor()  # before anything is written: a refused run changes nothing
         if not self._started:
             fresh = self._resumed_from is None and self.global_step == 0
             if fresh:
@@ -371,22 +439,20 @@ class Trainer:
                 self.out.mkdir(parents=True, exist_ok=True)
                 metrics = MetricsLog(self.out / "metrics.jsonl")
                 if fresh:
-                    if (self.out / "last.pt").exists():
-                        log.warning(
-                            "starting a fresh run in %s, overwriting its checkpoints and "
-                            "metrics; pass resume=True to continue that run instead.",
-                            self.out,
-                        )
+                    if self._overwrite:
+                        log.warning("overwrite=True: replacing the run in %s", self.out)
+                        remove_run_files(self.out)
                     metrics.reset()
                 else:
                     metrics.truncate_after(self.global_step)
+                if config.tensorboard:
+                    self._tensorboard = TensorBoardLog(self.out / TENSORBOARD_DIR)
             self._started = True
         if self._pending_rng is not None:
             set_rng_state(self._pending_rng)
             self._pending_rng = None
         if self.out is not None:
             save_json(self.out / "config.json", config.to_dict())
-        self._check_monitor()
 
     def budget_fraction(self, started: float | None = None) -> float:
         """The share of the run's budget spent, in [0, 1]: the largest of global_step /
@@ -427,28 +493,39 @@ class Trainer:
         disable = not config.progress
         if limits:
             total = min(limits)
-            bar = tqdm(
-                total=total, initial=min(self.global_step, total), unit="step",
-                disable=disable, dynamic_ncols=True,
+            bar = progress_bar(
+                total=total, initial=min(self.global_step, total), unit="step", desc="train",
+                disable=disable,
             )
             return bar, False
-        bar = tqdm(
-            total=round(config.minutes * 60), unit="s", disable=disable, dynamic_ncols=True,
+        bar = progress_bar(
+            total=round(config.minutes * 60), unit="s", desc="train", disable=disable,
             bar_format="{l_bar}{bar}| {n:.0f}/{total_fmt}s [{elapsed}<{remaining}{postfix}]",
         )
         return bar, True
 
     # ------------------------------------------------------------ logging and checking
 
-    def _read_sums(self) -> list[float]:
+    def _read_all(self) -> list[list[float]]:
         # The one device sync of the loop, every log_every steps and at evaluations.
-        return torch.stack(self._sums).tolist()
+        flat = torch.cat(self._sums).tolist()
+        out, at = [], 0
+        for total in self._sums:
+            out.append(flat[at : at + total.numel()])
+            at += total.numel()
+        return out
 
-    def _check_finite(self) -> list[float]:
-        """Raise TrainingError if any loss since the last evaluation was NaN or inf."""
-        sums = self._read_sums()
+    def _read_sums(self) -> list[float]:
+        """The running sum of each phase's minimised term."""
+        return [sums[at] for sums, at in zip(self._read_all(), self._key_at)]
+
+    def _check_finite(self) -> list[list[float]]:
+        """Raise TrainingError if any loss since the last evaluation was NaN or inf; else
+        return every running sum (per phase, per term)."""
+        every = self._read_all()
+        sums = [phase[at] for phase, at in zip(every, self._key_at)]
         if all(math.isfinite(s) for s in sums):
-            return sums
+            return every
         checked = self._logged[0]
         first = self.global_step - (self._window - checked) + 1
         where = (
@@ -476,7 +553,8 @@ class Trainer:
 
     def _log_running(self, bar) -> None:
         """Check the running loss and show its mean since the last log."""
-        sums = self._check_finite()
+        every = self._check_finite()
+        sums = [phase[at] for phase, at in zip(every, self._key_at)]
         window, logged = self._logged
         steps = self._window - window
         if steps > 0:
@@ -491,16 +569,22 @@ class Trainer:
     def _loss_label(self, i: int) -> str:
         return "loss" if len(self._plan) == 1 else self.phases[i].name
 
-    def _train_means(self, sums: list[float]) -> dict[str, float]:
-        """Mean minimised term per phase since the last evaluation, for metrics.jsonl:
-        ``train/loss`` (of the last phase) and, with several phases, ``train/<phase>``."""
+    def _train_means(self, every: list[list[float]]) -> dict[str, float]:
+        """Means since the last evaluation, for metrics.jsonl: ``train/loss`` (the last
+        phase's minimised term), with several phases ``train/<phase>`` (each phase's), and
+        ``train/<phase>/<term>`` for every term of every phase."""
         if self._window == 0:
             return {}
-        means = [s / (self._window * plan[1]) for s, plan in zip(sums, self._plan)]
-        record = {"train/loss": means[-1]}
+        record = {}
+        for phase, names, sums, plan in zip(self.phases, self._names, every, self._plan):
+            steps = self._window * plan[1]
+            for name, total in zip(names or (), sums):
+                record[f"train/{phase.name}/{name}"] = total / steps
+        means = [phase[at] / (self._window * plan[1]) for phase, at, plan in zip(every, self._key_at, self._plan)]
+        head = {"train/loss": means[-1]}
         if len(self._plan) > 1:
-            record.update({f"train/{p.name}": m for p, m in zip(self.phases, means)})
-        return record
+            head.update({f"train/{p.name}": m for p, m in zip(self.phases, means)})
+        return {**head, **record}
 
     # ---------------------------------------------------------------------- evaluation
 
@@ -526,7 +610,7 @@ class Trainer:
         if split not in SPLITS:
             raise ConfigError(f"Trainer.evaluate: unknown split {split!r}; use one of {SPLITS}.")
         if split not in self._splits:  # moved to the device once, on first use
-            self._splits[split] = split_on_device(self.data, split, self.device)
+            self._splits[split] = split_on_device(self.data, split, self.device, self._dtype)
         return self._splits[split]
 
     def _check_monitor(self) -> None:
@@ -546,10 +630,10 @@ class Trainer:
 
     def _evaluate_and_save(self, started: float) -> None:
         """Evaluate, append to metrics.jsonl, save last.pt (and best.pt if improved)."""
-        sums = self._check_finite()  # before anything is written
+        every = self._check_finite()  # before anything is written
         record = {"step": self.global_step, "epoch": self._epochs_done()}
         record["time"] = self._time(started)
-        self._last_train = self._train_means(sums)
+        self._last_train = self._train_means(every)
         record.update(self._last_train)
         for total in self._sums:
             total.zero_()
@@ -569,6 +653,8 @@ class Trainer:
         )
         if self.out is not None:
             MetricsLog(self.out / "metrics.jsonl").append(record)
+        if self._tensorboard is not None:
+            self._tensorboard.append(record)
         state = self._save_last(started)
         if improved and self.out is not None:
             save_checkpoint(self.out / "best.pt", state)
@@ -601,7 +687,8 @@ class Trainer:
             "config": self.config.to_dict(),
             "time": self._time(started),
             "num_train": self.num_train,
-            "running": {"sums": torch.stack(self._sums).cpu(), "window": self._window},
+            "running": {"sums": [total.cpu() for total in self._sums], "window": self._window,
+                        "names": [None if n is None else list(n) for n in self._names]},
         }
 
     def _save_last(self, started: float) -> dict:
@@ -651,6 +738,14 @@ def _identity(batch):
     return batch
 
 
+def _float_dtype(model: nn.Module) -> torch.dtype:
+    """The dtype of the model's floating parameters (float32 unless the user changed it)."""
+    for tensor in list(model.parameters()) + list(model.buffers()):
+        if tensor.is_floating_point():
+            return tensor.dtype
+    return torch.get_default_dtype()
+
+
 def _resolve_hooks(callbacks) -> dict[str, tuple]:
     """For each event, the bound methods of the callbacks that define it (resolved once)."""
     try:
@@ -680,4 +775,12 @@ def _missing_term(phase: str, key: str, terms) -> str:
     return (
         f"model.phases: phase {phase!r} minimises term {key!r}, but model.loss returned "
         f"{names}; make the phase's loss one of the returned terms."
+    )
+
+
+def _changed_terms(phase: str, names, missing: KeyError) -> str:
+    return (
+        f"model.loss: phase {phase!r} returned the terms {list(names)} on its first step but "
+        f"lacks {missing.args[0]!r} now; return the same terms on every batch (a weight of 0 "
+        "or a zero tensor for a term that does not apply)."
     )
