@@ -114,3 +114,15 @@ def partly_labelled_batch(n=B, seed=1, labelled=(0, 2, 3)):
     known[list(labelled)] = True
     batch["y"] = torch.where(known, batch["y"], torch.full_like(batch["y"], -1))
     return batch
+
+
+def linear_gan(d=6, z=3, **objective):
+    """A GAN with a linear generator and discriminator, x (d,) and z (z,), compiled with the
+    adversarial objective and ``objective``'s options."""
+    torch.manual_seed(0)
+    g = unidgm.Graph("gan")
+    g.visible("x", "normal", shape=(d,))
+    g.latent("z", "normal", shape=(z,), prior="standard")
+    g.generative("z", "x", nn.Linear(z, d), deterministic=True)
+    g.adversarial("x", nn.Linear(d, 1))
+    return unidgm.compile(g, "adversarial", **objective)

@@ -11,18 +11,14 @@ import unidgm
 from unidgm.errors import ConfigError, GraphError
 from unidgm.models import build
 
+from .graphs import linear_gan
+
 D = 6  # data size
 Z = 3  # latent size
 
 
 def _gan(**objective):
-    torch.manual_seed(0)
-    g = unidgm.Graph("gan")
-    g.visible("x", "normal", shape=(D,))
-    g.latent("z", "normal", shape=(Z,), prior="standard")
-    g.generative("z", "x", nn.Linear(Z, D), deterministic=True)
-    g.adversarial("x", nn.Linear(D, 1))
-    return unidgm.compile(g, "adversarial", **objective)
+    return linear_gan(D, Z, **objective)
 
 
 def _batch(n=8):

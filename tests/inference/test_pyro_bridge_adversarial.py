@@ -15,10 +15,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 from pyro import poutine
-from torch import nn
 
 import unidgm
 from unidgm.models import build
+
+from .graphs import linear_gan
 
 D = 6  # data size
 Z = 3  # latent size
@@ -35,13 +36,7 @@ NOWOZIN_TABLE_2 = {
 
 
 def _gan(**objective):
-    torch.manual_seed(0)
-    g = unidgm.Graph("gan")
-    g.visible("x", "normal", shape=(D,))
-    g.latent("z", "normal", shape=(Z,), prior="standard")
-    g.generative("z", "x", nn.Linear(Z, D), deterministic=True)
-    g.adversarial("x", nn.Linear(D, 1))
-    return unidgm.compile(g, "adversarial", **objective)
+    return linear_gan(D, Z, **objective)
 
 
 def _batch(n=B):

@@ -198,14 +198,7 @@ class CompiledModel(nn.Module):
             like = next(iter(batch.values())) if batch else torch.zeros(())
             observed = torch.zeros(size, dtype=torch.bool, device=like.device)
             return torch.zeros(size, classes, device=like.device), observed
-        if not isinstance(v, torch.Tensor):
-            try:
-                v = torch.as_tensor(v)
-            except (TypeError, ValueError, RuntimeError):
-                raise GraphError(f"batch['{name}'] must be a tensor of class indices (-1 where unknown), got "
-                                 f"{type(v).__name__}") from None
-        if v.is_floating_point() and v.dtype != self._value_dtype:
-            v = v.to(self._value_dtype)
+        v = _as_value(v, 0, self._value_dtype, name)
         if not v.is_floating_point() and v.shape == (size,):
             observed = v >= 0
             one_hot = F.one_hot(v.clamp(min=0), classes).to(torch.get_default_dtype())
