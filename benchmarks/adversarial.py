@@ -56,7 +56,7 @@ METRICS = {"ring": ["modes_covered", "high_quality_share"], "infogan": ["code_ac
            "ada": ["target_accuracy", "source_accuracy"], "aavae": ["test_elbo"], "iwgan": ["fid"]}
 
 
-def run_one(exp, label, model, data, extra, seed, minutes, out, data_dir, k, reuse=False):
+def run_one(exp, label, model, data, extra, seed, minutes, out, data_dir, k, reuse=False, overwrite=False):
     folder = Path(out) / exp / f"{label}-seed{seed}"
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
     # an experiment that fixes its budget in epochs (equal data passes) overrides --minutes
@@ -65,6 +65,8 @@ def run_one(exp, label, model, data, extra, seed, minutes, out, data_dir, k, reu
            "--seed", str(seed), "--out", str(folder), "--quiet"] + extra
     if data_dir:
         cmd += ["--data-dir", data_dir]
+    if overwrite:
+        cmd += ["--overwrite"]
     t = time.perf_counter()
     if reuse and (folder / "train.json").exists():
         steps = json.loads((folder / "train.json").read_text()).get("steps")
@@ -153,6 +155,7 @@ def main():
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--out", default="runs/adversarial")
     ap.add_argument("--reuse", action="store_true", help="re-evaluate finished runs instead of training them again")
+    ap.add_argument("--overwrite", action="store_true", help="train again over runs already in --out")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -160,7 +163,8 @@ def main():
             for label, model, data, extra in EXPERIMENTS[exp] for seed in args.seeds]
     print(f"{len(jobs)} runs of {args.minutes} min, {args.jobs} at a time", flush=True)
     with ThreadPoolExecutor(args.jobs) as pool:
-        futures = [pool.submit(run_one, *job, args.minutes, args.out, args.data_dir, args.k, args.reuse)
+        futures = [pool.submit(run_one, *job, args.minutes, args.out, args.data_dir, args.k, args.reuse,
+                               args.overwrite)
                    for job in jobs]
         results = []
         for f in futures:

@@ -37,6 +37,7 @@ def run_one(label: str, seed: int, args) -> dict:
     cmd = [sys.executable, "-m", "unidgm.cli", "train", "helmholtz", "--data", "mnist", "--minutes",
            str(args.minutes), "--seed", str(seed), "--out", str(folder), "--quiet", "--set", f"latent_dims={dims}"]
     cmd += [a.format(k=args.rws_k) for a in OBJECTIVES[label]]
+    cmd += ["--overwrite"] if args.overwrite else []
     if args.data_dir:
         cmd += ["--data-dir", args.data_dir]
     started = time.perf_counter()
@@ -84,6 +85,7 @@ def main(argv=None) -> int:
     ap.add_argument("--only", nargs="+", choices=list(OBJECTIVES), default=list(OBJECTIVES))
     ap.add_argument("--data-dir", default=None, help="MNIST IDX folder (default: search, ../shared/data/mnist)")
     ap.add_argument("--out", default="runs/helmholtz")
+    ap.add_argument("--overwrite", action="store_true", help="replace runs already in --out")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -26,6 +26,7 @@ def run(args) -> dict:
     out = Path(args.out)
     train = ["train", args.model, "--data", "mnist", "--minutes", str(args.minutes), "--out", str(out),
              "--seed", str(args.seed), "--quiet"] + (["--data-dir", args.data_dir] if args.data_dir else [])
+    train += ["--overwrite"] if args.overwrite else []
     train += sum((["--set", s] for s in args.set or ()), [])
     t = time.perf_counter()
     if cli(train) != 0:
@@ -52,5 +53,6 @@ if __name__ == "__main__":
     ap.add_argument("--data-dir", default=None, help="MNIST IDX folder (default: search, ../shared/data/mnist)")
     ap.add_argument("--set", action="append", metavar="KEY=VALUE", help="a model option")
     ap.add_argument("--out", default="runs/quality-vae")
+    ap.add_argument("--overwrite", action="store_true", help="replace the run already in --out")
     result = run(ap.parse_args())
     print(json.dumps(result, indent=2))

@@ -29,9 +29,10 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--out", default="runs/own_model")
+    ap.add_argument("--overwrite", action="store_true", help="replace the run already in --out")
     args = ap.parse_args()
     data = load("digits")                          # embedded: ships with scikit-learn
     model = unidgm.compile(my_model(), "elbo")
-    summary = Trainer(model, data, epochs=args.epochs, out=args.out, progress=False).fit()
+    summary = Trainer(model, data, epochs=args.epochs, out=args.out, progress=False, overwrite=args.overwrite).fit()
     write_samples(model, f"{args.out}/samples.png", data.test)  # one row of labels 0..7 per row
     print(f"validation ELBO {summary['best']:.2f} nats; samples in {args.out}/samples.png")
