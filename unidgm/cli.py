@@ -100,13 +100,10 @@ def cmd_train(args) -> int:
         raise UnidgmError(f"--labels {args.labels}: model {args.model!r} has no partially observed label to learn from "
                           f"a few labels; use a model that declares one, such as ssvae")
     epochs = args.epochs if args.epochs is not None or args.minutes is not None else 10
-    optim = dict(model.objective.optimizer_defaults)
-    if args.lr is not None:
-        optim["lr"] = args.lr
+    # lr, betas and monitor left to derive: the Trainer takes the objective's (model.training_defaults())
     train_cfg = TrainConfig(epochs=epochs, minutes=args.minutes, batch_size=args.batch_size, seed=args.seed,
-                            device=args.device, out=str(out), progress=not args.quiet,
-                            monitor=model.objective.monitor, lr_schedule=args.lr_schedule,
-                            tensorboard=args.tensorboard, **optim)
+                            device=args.device, out=str(out), progress=not args.quiet, lr=args.lr,
+                            lr_schedule=args.lr_schedule, tensorboard=args.tensorboard)
     # The Trainer checks a resumed checkpoint against these options before anything is written.
     trainer = Trainer(model, data, train_cfg, resume=args.resume, overwrite=args.overwrite)
     if args.overwrite:

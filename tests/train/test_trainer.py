@@ -20,8 +20,9 @@ def test_metrics_lines_and_config_json(fakes, data, quiet, tmp_path):
         keys = {"step", "epoch", "time", "train/loss", "val/loss", "val/elbo", "val/kl"}
         assert keys <= set(record)
         assert all(math.isfinite(v) for v in record.values())
+    # saved as resolved: the model (no training_defaults) gets the library's lr, betas and monitor
     assert TrainConfig.from_dict(json.loads((tmp_path / "config.json").read_text())) == TrainConfig(
-        epochs=4, out=str(tmp_path), **quiet
+        epochs=4, out=str(tmp_path), lr=1e-3, betas=(0.9, 0.999), monitor="elbo", **quiet
     )
     assert summary["steps"] == 12 and summary["stopped_by"] == "epochs"
     assert summary["paths"]["best"] == str(tmp_path / "best.pt")

@@ -104,6 +104,17 @@ class CompiledModel(nn.Module):
         groups["inference"].extend(self.estimators.parameters())  # learned baselines
         return groups
 
+    def training_defaults(self) -> dict:
+        """The TrainConfig values the objective trains best with, which the Trainer uses
+        wherever the config says "derive": ``lr``, ``betas``, ``lr_groups`` and ``monitor``
+        (the validation term that picks the best checkpoint; None where there is none)."""
+        return {**self.objective.optimizer_defaults, "monitor": self.objective.monitor}
+
+    def forward(self, batch: dict, phase: str | None = None) -> dict[str, torch.Tensor]:
+        """The terms of ``loss`` (so ``torch.compile`` and ``DistributedDataParallel`` wrap the
+        model as any module)."""
+        return self.loss(batch, phase)
+
     def formula(self):
         """The compiled objective, term by term, as text and LaTeX (see ``Objective.describe``)."""
         return self.objective.describe(self)

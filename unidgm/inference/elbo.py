@@ -112,7 +112,7 @@ class ELBO(Objective):
                        f"its parents depend on '{z}' under q")
                 raise ConfigError(f"kl='analytic': latent '{z}' cannot use an analytic KL ({why}); use kl='auto'")
             analytic = self.kl_mode != "mc" and valid and has_closed_form
-            self._kl.append((z, _kl_term(model, f, gen, analytic)))
+            self._kl.append((z, _KLTerm(model, f, gen, analytic)))
             self._kl_analytic[z] = analytic
         self.semi_supervised = None
         if len(model.partially_observed) > 1:
@@ -204,15 +204,27 @@ def _has_kl(family) -> bool:
     return type(family).kl is not Family.kl
 
 
-def _kl_term(model, f, gen, analytic):
-    """A function (values, q_params) -> per-example KL (or its one-sample estimate)."""
-    z = f.child
-    family = model.families[z]
-    dims = f.event_dims
-    if analytic:
-        if gen is not None:
-            return lambda values, qp: family.kl(qp, gen.params(values), dims)
-        if z in model._standard_priors:
-            return lambda values, qp: family.kl(qp, None, dims)
-        return lambda values, qp: family.kl(qp, model.prior_params(z), dims)
-    return lambda values, qp: f.log_prob(qp, values[z]) - model.log_p(z, values)
+class _KLTerm:
+    """(values, q_params) -> per-example KL of one latent (or its one-sample estimate).
+
+    An object rather than a closure, so that ``copy.deepcopy(model)`` copies the factors it
+    reads with the model (a closure would keep computing with the original's networks)."""
+
+    __slots__ = ("model", "f", "gen", "family", "dims", "analytic", "standard")
+
+    def __init__(self, model, f, gen, analytic: bool):
+        self.model, self.f, self.gen, self.analytic = model, f, gen, analytic
+        self.family = model.families[f.child]
+        self.dims = f.event_dims
+        # the family's standard prior has a closed form of its own (``p=None``)
+        self.standard = gen is None and model.graph.nodes[f.child].prior == "standard"
+
+    def __call__(self, values, qp):
+        z = self.f.child
+        if not self.analytic:
+            return self.f.log_prob(qp, values[z]) - self.model.log_p(z, values)
+        if self.gen is not None:
+            return self.family.kl(qp, self.gen.params(values), self.dims)
+        if self.standard:
+            return self.family.kl(qp, None, self.dims)
+        return self.family.kl(qp, self.model.prior_params(z), self.dims)

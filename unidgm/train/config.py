@@ -24,6 +24,10 @@ OPTIMIZERS = ("adam", "adamw", "sgd")
 LR_SCHEDULES = ("constant", "cosine", "linear")
 MONITOR_MODES = ("max", "min")
 DEFAULT_EPOCHS = 10
+# What "derive" falls back to where the model has no defaults of its own.
+DEFAULT_LR = 1e-3
+DEFAULT_BETAS = (0.9, 0.999)
+DEFAULT_MONITOR = "elbo"
 
 
 @dataclass(frozen=True)
@@ -38,10 +42,12 @@ class TrainConfig:
     max_steps: int | None = None
     # Examples per training step; the last partial batch of an epoch is kept.
     batch_size: int = 128
-    # Learning rate of every parameter group, unless lr_groups overrides it.
-    lr: float = 1e-3
+    # Learning rate of every parameter group, unless lr_groups overrides it. None: the
+    # objective's (model.training_defaults(): 2e-4 for adversarial games), else 1e-3.
+    lr: float | None = None
     # Per-group learning rates, e.g. {"inference": 3e-4}; keys are the model's parameter
     # groups ("generative", "inference", "adversarial"). A rate of 0 freezes the group.
+    # None: the objective's, if it has any (InfoGAN's generator_lr).
     lr_groups: dict[str, float] | None = None
     # "adam", "adamw" or "sgd"; one optimizer is built per phase of the objective.
     optimizer: str = "adam"
@@ -49,8 +55,9 @@ class TrainConfig:
     # and minutes): "constant", "cosine" (Loshchilov & Hutter 2017's annealing, without
     # restarts, to 0) or "linear" (to 0).
     lr_schedule: str = "constant"
-    # Adam/AdamW moment decay rates (ignored by sgd).
-    betas: tuple[float, float] = (0.9, 0.999)
+    # Adam/AdamW moment decay rates (ignored by sgd). None: the objective's ((0.5, 0.999)
+    # for adversarial games, Radford et al. 2016), else (0.9, 0.999).
+    betas: tuple[float, float] | None = None
     # L2 penalty (adam, sgd) or decoupled weight decay (adamw).
     weight_decay: float = 0.0
     # Seeds the shuffling generator and, at the start of a fresh run, torch's and Python's
@@ -67,7 +74,8 @@ class TrainConfig:
     checkpoint_every: int | None = None
     # The val term that decides out/best.pt, e.g. "elbo" (without the "val/" prefix).
     # None: no best checkpoint (models without a held-out score, e.g. GANs); last.pt only.
-    monitor: str | None = "elbo"
+    # "auto": the objective's own (model.training_defaults()), else "elbo".
+    monitor: str | None = "auto"
     # "max" keeps the checkpoint with the largest monitored value, "min" the smallest.
     monitor_mode: str = "max"
     # Examples per batch when evaluating (no gradients, so larger than batch_size).
@@ -102,7 +110,7 @@ class TrainConfig:
         _number("minutes", self.minutes, positive=True, optional=True)
         _integer("max_steps", self.max_steps, minimum=1, optional=True)
         _integer("batch_size", self.batch_size, minimum=1)
-        _number("lr", self.lr, positive=True)
+        _number("lr", self.lr, positive=True, optional=True)
         for group, lr in (self.lr_groups or {}).items():
             if not isinstance(group, str):
                 _fail("lr_groups", group, "parameter group names as keys (strings)")
@@ -111,7 +119,7 @@ class TrainConfig:
             _fail("lr_schedule", self.lr_schedule, f"one of {LR_SCHEDULES}")
         if self.optimizer not in OPTIMIZERS:
             _fail("optimizer", self.optimizer, f"one of {OPTIMIZERS}")
-        if (
+        if self.betas is not None and (
             not isinstance(self.betas, tuple)
             or len(self.betas) != 2
             or not all(_is_real(b) and 0.0 <= b < 1.0 for b in self.betas)
@@ -142,7 +150,7 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         """The config as JSON-friendly plain data (tuples become lists)."""
         data = {f.name: getattr(self, f.name) for f in fields(self)}
-        data["betas"] = list(self.betas)
+        data["betas"] = None if self.betas is None else list(self.betas)
         data["lr_groups"] = None if self.lr_groups is None else dict(self.lr_groups)
         return data
 
@@ -154,6 +162,21 @@ class TrainConfig:
             raise ConfigError(f"TrainConfig.from_dict: expected a dict, got {type(data).__name__}.")
         check_field_names(data, "TrainConfig.from_dict")
         return cls(**data)
+
+    def resolved(self, defaults: dict[str, Any]) -> TrainConfig:
+        """The config with every "derive" value (``lr`` and ``betas`` None, ``monitor``
+        "auto", ``lr_groups`` None) taken from `defaults` (a model's ``training_defaults()``,
+        e.g. ``{"lr": 2e-4, "betas": (0.5, 0.999), "monitor": None}``) or the library's."""
+        changes = {}
+        if self.lr is None:
+            changes["lr"] = defaults.get("lr", DEFAULT_LR)
+        if self.betas is None:
+            changes["betas"] = tuple(defaults.get("betas", DEFAULT_BETAS))
+        if self.lr_groups is None and defaults.get("lr_groups") is not None:
+            changes["lr_groups"] = dict(defaults["lr_groups"])
+        if self.monitor == "auto":
+            changes["monitor"] = defaults.get("monitor", DEFAULT_MONITOR)
+        return replace(self, **changes) if changes else self
 
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with some fields changed (checked like a new config)."""

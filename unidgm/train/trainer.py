@@ -9,7 +9,8 @@ compiled model also has ``parameter_groups()`` (e.g. ``generative``, ``inference
 ``adversarial``), ``phases`` (each names the groups it updates, the term it minimises and
 how many optimizer steps it takes per training step) and ``set_schedule_step(step)``
 (KL warm-up and other schedules read the global step, so a resumed run follows the same
-schedule). Without ``phases`` there is one phase minimising ``terms["loss"]`` over all
+schedule) and ``training_defaults()`` (the TrainConfig values its objective trains best with,
+used where the config says "derive": ``lr``, ``betas``, ``lr_groups``, ``monitor``). Without ``phases`` there is one phase minimising ``terms["loss"]`` over all
 parameters; without ``parameter_groups`` all parameters form one group, ``"all"``.
 
 **A training step** (`Trainer.step`) runs every phase in order; each phase zeroes its
@@ -140,6 +141,8 @@ class Trainer:
         config = config or TrainConfig()
         if overrides:
             config = config.replace(**overrides)
+        defaults = getattr(model, "training_defaults", None)
+        config = config.resolved(defaults() if callable(defaults) else {})
         self.config = config
         self.device = resolve_device(config.device)
         self.out = Path(config.out) if config.out is not None else None
