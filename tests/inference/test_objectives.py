@@ -256,8 +256,14 @@ def test_parameter_groups_partition_and_gradients_reach_them():
     g = vae(prior="learned")
     model = unidgm.compile(g)
     groups = model.parameter_groups()
-    assert set(groups) == {"generative", "inference", "adversarial"}
+    assert {"generative", "inference", "adversarial"} <= set(groups)
     assert groups["adversarial"] == []
+    # the finer groups: by process and by edge, subsets of the kinds
+    assert set(groups) - {"generative", "inference", "adversarial"} == {"p", "q", "generative_x", "inference_z",
+                                                                        "prior_z"}
+    assert groups["p"] == groups["generative"] and {id(p) for p in groups["q"]} == {id(p) for p in groups["inference"]}
+    assert groups["prior_z"] == [model.learned_priors["z"]]
+    groups = {k: groups[k] for k in ("generative", "inference", "adversarial")}
     ids = [id(p) for ps in groups.values() for p in ps]
     assert len(ids) == len(set(ids))  # disjoint
     assert set(ids) == {id(p) for p in model.parameters()}  # and covering

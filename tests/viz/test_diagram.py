@@ -201,8 +201,9 @@ def test_diagram_text_lists_roles_families_shapes_and_edges():
     assert "  z    latent     normal (2,)  prior=standard" in text
     assert "  y_x  indicator  bernoulli (1,)" in text
     lines = text.splitlines()
-    edges = lines[lines.index("edges:") + 1:]
+    edges = lines[lines.index("edges:") + 1:lines.index("processes:")]
     assert [line.split()[0] for line in edges] == ["h", "p_θ(x|h,z)", "q_φ(z|x)", "e", "q_ψ(y_x|x)"]
+    assert lines[lines.index("processes:") + 1:] == ["  p  generative, explains z, h, x", "  q  inference, explains z, e"]
     assert "generative, deterministic" in edges[0] and "h,z -> x" in edges[1]
     assert "inference, deterministic" in edges[3]
     assert "(real=data, fake=generative)" in edges[4]

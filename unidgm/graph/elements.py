@@ -20,6 +20,8 @@ PRIORS = ("standard", "learned")
 #: process (ancestral sampling from the priors) or the inference process (q run on the batch)
 SOURCES = ("data", "generative", "inference")
 COMBINES = ("concat", "dict")
+#: the process an edge of each kind belongs to unless it names another (DESIGN, "Processes")
+DEFAULT_PROCESS = {"generative": "p", "inference": "q", "adversarial": "adversarial"}
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,10 @@ class Edge:
         real_inputs, fake_inputs: batch keys that stand in for visible nodes when that side
             is computed, e.g. ``{"x": "x_target"}`` runs the inference process on the target
             domain's images (adversarial domain adaptation).
+        process: the named process the edge belongs to: ``"p"`` for generative edges and
+            ``"q"`` for inference edges unless the user names another (``"q_x"``: a second
+            encoder of the same latent, as the JMVAE's and the Wyner model's q(z|x)).
+        label: the name the user gave the edge, if any; its network is stored under it.
     """
 
     kind: str
@@ -91,17 +97,36 @@ class Edge:
     fake: str | None = None
     real_inputs: tuple[tuple[str, str], ...] = ()
     fake_inputs: tuple[tuple[str, str], ...] = ()
+    process: str = ""
+    label: str | None = None
+
+    def __post_init__(self):
+        if not self.process:
+            object.__setattr__(self, "process", DEFAULT_PROCESS[self.kind])
+
+    @property
+    def default_process(self) -> bool:
+        """Whether the edge is in its kind's default process (``p``, ``q``)."""
+        return self.process == DEFAULT_PROCESS[self.kind]
 
     @property
     def name(self) -> str:
-        """The edge in the paper's notation, e.g. ``p(x|z)``, ``q(z|x)``, ``q(y|x)``."""
+        """The edge in the paper's notation, e.g. ``p(x|z)``, ``q(z|x)``, ``q(y|x)``; an edge
+        of another process takes that process's name as its letter, ``q_x(z|x)``."""
         letter = "p" if self.kind == "generative" else "q"
+        if self.kind != "adversarial" and not self.default_process:
+            letter = self.process
         return f"{letter}({self.child}|{','.join(self.parents)})"
 
     @property
     def key(self) -> str:
-        """A module name for the edge's network, e.g. ``generative_x``."""
-        return f"{self.kind}_{self.child}"
+        """The module name of the edge's network: the user's ``name=``, else ``generative_x``
+        (``inference_q_x_z`` for an edge of the process ``q_x``)."""
+        if self.label is not None:
+            return self.label
+        if self.default_process:
+            return f"{self.kind}_{self.child}"
+        return f"{self.kind}_{self.process}_{self.child}"
 
     def __repr__(self) -> str:
         flag = ", deterministic" if self.deterministic else ""

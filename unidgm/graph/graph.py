@@ -25,7 +25,7 @@ import networkx as nx
 from torch import nn
 
 from ..errors import GraphError
-from .elements import COMBINES, KINDS, PRIORS, SOURCES, Edge, Node
+from .elements import COMBINES, DEFAULT_PROCESS, KINDS, PRIORS, SOURCES, Edge, Node
 from .families import FAMILIES
 
 
@@ -55,6 +55,7 @@ class Graph:
         self._nx = nx.MultiDiGraph(name=name)
         self._nodes: dict[str, Node] = {}  # in declaration order; `nodes` is a live view
         self._edges: list[Edge] = []
+        self._processes: dict[str, str] = {}  # process name -> kind, in declaration order; `processes` is a view
         self.objective: dict = {}
 
     # ------------------------------------------------------------------ declaration
@@ -90,16 +91,24 @@ class Graph:
                                    bool(partially_observed)))
 
     def generative(self, parents, child: str, net: nn.Module, *, deterministic: bool = False,
-                   combine: str = "concat") -> Edge:
+                   combine: str = "concat", process: str = "p", name: str | None = None) -> Edge:
         """Declares p_theta(child | parents), computed by ``net`` (a solid arrow).
-        ``deterministic=True``: the child is ``net``'s output (hollow arrowhead)."""
-        return self._add_edge("generative", parents, child, net, deterministic, combine)
+        ``deterministic=True``: the child is ``net``'s output (hollow arrowhead). ``name``
+        names the edge (its network is stored under it); ``process`` is ``"p"``, the
+        generative process."""
+        return self._add_edge("generative", parents, child, net, deterministic, combine, process=process, label=name)
 
     def inference(self, parents, child: str, net: nn.Module, *, deterministic: bool = False,
-                  combine: str = "concat") -> Edge:
+                  combine: str = "concat", process: str = "q", name: str | None = None) -> Edge:
         """Declares q_phi(child | parents), computed by ``net`` (a dashed arrow).
-        ``deterministic=True``: the child is ``net``'s output (an encoder)."""
-        return self._add_edge("inference", parents, child, net, deterministic, combine)
+        ``deterministic=True``: the child is ``net``'s output (an encoder).
+
+        ``process`` names the inference process the edge belongs to: ``"q"`` (the default,
+        the one the ELBO and the other named objectives read) or any other name. Within one
+        process a node has one edge into it; several processes may explain the same latent,
+        as the JMVAE's and the Wyner model's q(z|x,y), q_x(z|x) and q_y(z|y) (Suzuki et al.
+        2016; Ryu et al. 2021). ``name`` names the edge; its network is stored under it."""
+        return self._add_edge("inference", parents, child, net, deterministic, combine, process=process, label=name)
 
     def adversarial(self, nodes, discriminator: nn.Module, *, indicator: str | None = None,
                     combine: str = "concat", real: str | None = None, fake: str | None = None,
@@ -170,6 +179,12 @@ class Graph:
         return MappingProxyType(self._nodes)
 
     @property
+    def processes(self) -> Mapping[str, str]:
+        """Read-only live mapping from process name to its kind (``"generative"`` or
+        ``"inference"``), in declaration order: ``{"p": "generative", "q": "inference", ...}``."""
+        return MappingProxyType(self._processes)
+
+    @property
     def edges(self) -> tuple[Edge, ...]:
         """All edges in declaration order."""
         return tuple(self._edges)
@@ -182,18 +197,27 @@ class Graph:
     def edges_of(self, kind: str) -> tuple[Edge, ...]:
         return tuple(e for e in self._edges if e.kind == kind)
 
-    def edge_into(self, child: str, kind: str) -> Edge | None:
-        """The ``kind`` edge that explains ``child``, if any."""
+    def edge_into(self, child: str, kind: str, process: str | None = None) -> Edge | None:
+        """The edge of ``process`` (default: the ``kind``'s own, ``p`` or ``q``) that explains
+        ``child``, if any."""
+        process = process or DEFAULT_PROCESS[kind]
         for e in self._edges:
-            if e.child == child and e.kind == kind:
+            if e.child == child and e.kind == kind and e.process == process:
                 return e
         return None
 
-    def process(self, kind: str) -> nx.DiGraph:
-        """The directed graph of one process (arcs parent -> child of the ``kind`` edges)."""
+    def edges_in(self, process: str) -> tuple[Edge, ...]:
+        """The edges of one named process, in declaration order."""
+        return tuple(e for e in self._edges if e.process == process and e.kind != "adversarial")
+
+    def process(self, name: str) -> nx.DiGraph:
+        """The directed graph of one process (arcs parent -> child of its edges). ``name`` is
+        a process name (``"p"``, ``"q"``, ``"q_x"``) or a kind (``"generative"``,
+        ``"inference"``), which means that kind's default process."""
+        name = DEFAULT_PROCESS.get(name, name) if name in KINDS else name
         d = nx.DiGraph()
         d.add_nodes_from(self._nx.nodes)
-        d.add_edges_from((p, e.child) for e in self.edges_of(kind) for p in e.parents)
+        d.add_edges_from((p, e.child) for e in self.edges_in(name) for p in e.parents)
         return d
 
     def __contains__(self, name: str) -> bool:
@@ -250,8 +274,22 @@ class Graph:
             raise GraphError(f"{kind} edge: parents {parents} repeat a node")
         return parents
 
-    def _add_edge(self, kind, parents, child, net, deterministic, combine, sources=None) -> Edge:
+    def _add_edge(self, kind, parents, child, net, deterministic, combine, sources=None, process=None,
+                  label=None) -> Edge:
         assert kind in KINDS
+        process = process or DEFAULT_PROCESS[kind]
+        if not isinstance(process, str) or not process.isidentifier():
+            raise GraphError(f"{kind} edge into '{child}': process={process!r} must be a Python identifier, "
+                             f"e.g. process='q_x'")
+        if self._processes.get(process, kind) != kind and kind != "adversarial":
+            raise GraphError(f"{kind} edge into '{child}': process '{process}' is {self._processes[process]}; "
+                             f"give the {kind} edge a process of its own, e.g. process='{kind[0]}_{child}'")
+        if kind == "generative" and process != "p":
+            raise GraphError(f"generative edge into '{child}': process={process!r}, but the generative edges "
+                             f"form one process, 'p'; name other inference processes instead")
+        if label is not None and (not isinstance(label, str) or not label.isidentifier()):
+            raise GraphError(f"{kind} edge into '{child}': name={label!r} must be a Python identifier (it names "
+                             f"the edge's network)")
         parents = self._parents(parents, kind)
         if child not in self._nx:
             raise GraphError(f"{kind} edge into '{child}': the node is not declared; declare it first")
@@ -273,7 +311,7 @@ class Graph:
                              f"{node.role}; point the edge at a latent")
         if kind != "adversarial" and node.role == "indicator":
             raise GraphError(f"{kind} edge into '{child}': '{child}' is an adversarial indicator")
-        other = self.edge_into(child, kind)
+        other = self.edge_into(child, kind, process) if kind != "adversarial" else None
         if other is not None:
             merged = list(dict.fromkeys(other.parents + parents))  # each parent once, in order
             if len(merged) == len(other.parents):
@@ -281,12 +319,20 @@ class Graph:
                        f"network you want")
             else:
                 fix = f"merge the parents into one edge, g.{kind}({merged!r}, {child!r}, net)"
+            if kind == "inference":
+                fix += f", or put the new edge in a process of its own, process='{process}_{'_'.join(parents)}'"
             raise GraphError(f"'{child}' already has the {kind} edge {other.name}; one process explains a "
                              f"variable once: {fix}")
         real, fake, real_inputs, fake_inputs = sources or (None, None, (), ())
         edge = Edge(kind, parents, child, net, bool(deterministic or node.family == "delta"), combine,
-                    real, fake, real_inputs, fake_inputs)
+                    real, fake, real_inputs, fake_inputs, process, label)
+        taken = {e.key: e for e in self._edges}
+        if edge.key in taken:
+            raise GraphError(f"{kind} edge {edge.name}: its network's name '{edge.key}' is taken by edge "
+                             f"{taken[edge.key].name}; give it another name=")
         self._edges.append(edge)
+        if kind != "adversarial":
+            self._processes.setdefault(process, kind)
         for p in parents:
             self._nx.add_edge(p, child, key=kind, edge=edge)
         return edge
@@ -298,13 +344,14 @@ class Graph:
         nodes = self.nodes
         if not any(n.role == "visible" for n in nodes.values()):
             raise GraphError(f"graph '{self.name}' has no visible node; declare the data with g.visible(...)")
-        for kind in ("generative", "inference"):
+        for process, kind in self._processes.items():
             try:
-                cycle = nx.find_cycle(self.process(kind))
+                cycle = nx.find_cycle(self.process(process))
             except nx.NetworkXNoCycle:
                 continue
             path = " -> ".join([a for a, _ in cycle] + [cycle[0][0]])
-            raise GraphError(f"the {kind} process has a cycle {path}; a {kind} process must be a directed "
+            where = f"{kind} process" if process == DEFAULT_PROCESS[kind] else f"{kind} process '{process}'"
+            raise GraphError(f"the {where} has a cycle {path}; a {kind} process must be a directed "
                              f"acyclic graph, so remove or reverse one of these edges")
         for n in nodes.values():
             gen = self.edge_into(n.name, "generative")

@@ -54,10 +54,17 @@ class CompiledModel(nn.Module):
                 self._standard_priors[n] = tuple(names)
 
         self.generative = {e.child: Factor(e, nodes, self.families[e.child]) for e in graph.edges_of("generative")}
-        inference = {e.child: Factor(e, nodes, self.families[e.child]) for e in graph.edges_of("inference")}
-        order = [n for n in nx.topological_sort(graph.process("inference")) if n in inference]
-        self.inference = [inference[n] for n in order]
-        for f in list(self.generative.values()) + self.inference:
+        #: every inference process (``"q"`` and any other the graph names) as its factors in
+        #: topological order; ``inference`` is ``q``'s, the process the named objectives read
+        self.processes: dict[str, list[Factor]] = {}
+        for process, kind in graph.processes.items():
+            if kind != "inference":
+                continue
+            factors = {e.child: Factor(e, nodes, self.families[e.child]) for e in graph.edges_in(process)}
+            order = [n for n in nx.topological_sort(graph.process(process)) if n in factors]
+            self.processes[process] = [factors[n] for n in order]
+        self.inference = self.processes.get("q", [])
+        for f in list(self.generative.values()) + [f for fs in self.processes.values() for f in fs]:
             f.dry_run()
         for e in graph.edges_of("adversarial"):
             Factor(e, nodes, self.families[e.child]).dry_run()
@@ -95,13 +102,29 @@ class CompiledModel(nn.Module):
 
     # ------------------------------------------------------------------ parameter groups
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
-        """Parameters by the process they belong to: ``generative`` (theta, learned priors
-        included), ``inference`` (phi) and ``adversarial`` (psi, the discriminators)."""
+        """Parameters by kind, by process and by edge, for phases to name what they update.
+
+        The kinds partition the parameters: ``generative`` (theta, learned priors included),
+        ``inference`` (phi of every inference process, learned baselines included) and
+        ``adversarial`` (psi, the discriminators). Finer groups are subsets of those: one per
+        process (``p``, ``q``, ``q_x``, ...), one per edge under its network's name
+        (``generative_x``, ``inference_z``) and ``prior_<z>`` per learned prior. A phase
+        names groups that do not overlap."""
         groups: dict[str, list[nn.Parameter]] = {"generative": [], "inference": [], "adversarial": []}
+        finer: dict[str, list[nn.Parameter]] = {}
         for e in self.graph.edges:
-            groups[e.kind].extend(p for p in e.net.parameters() if p.requires_grad)
-        groups["generative"].extend(self.learned_priors.values())
+            params = [p for p in e.net.parameters() if p.requires_grad]
+            groups[e.kind].extend(params)
+            finer[e.key] = params
+            if e.kind != "adversarial":
+                finer.setdefault(e.process, []).extend(params)
+        for z, prior in self.learned_priors.items():
+            groups["generative"].append(prior)
+            finer.setdefault("p", []).append(prior)
+            finer[f"prior_{z}"] = [prior]
         groups["inference"].extend(self.estimators.parameters())  # learned baselines
+        for name, params in finer.items():
+            groups.setdefault(name, params)
         return groups
 
     def training_defaults(self) -> dict:

@@ -76,13 +76,16 @@ def _graph_and_model(obj):
 
 def edge_label(edge) -> str:
     """An edge in the paper's notation: ``p_θ(x|z,c)``, ``q_φ(z|x)``, ``q_ψ(y_x|x)``, or
-    for a deterministic edge its function, ``x = G_θ(z)``, ``z = E_φ(x)``."""
+    for a deterministic edge its function, ``x = G_θ(z)``, ``z = E_φ(x)``; an edge of an
+    inference process other than ``q`` names it, ``q_φ(z|x) [q_x]``."""
     letter, param = _PARAM[edge.kind]
     parents = ",".join(edge.parents)
     if edge.deterministic:
         fn = "G" if edge.kind == "generative" else "E"
-        return f"{edge.child} = {fn}_{param}({parents})"
-    return f"{letter}_{param}({edge.child}|{parents})"
+        label = f"{edge.child} = {fn}_{param}({parents})"
+    else:
+        label = f"{letter}_{param}({edge.child}|{parents})"
+    return label if edge.kind == "adversarial" or edge.default_process else f"{label} [{edge.process}]"
 
 
 def _ranks(graph) -> dict[str, int]:
@@ -129,7 +132,8 @@ def diagram_spec(graph_or_model, caption: str | None = None) -> dict:
         label = edge_label(e)
         for i, p in enumerate(e.parents):
             attrs = {**EDGE_STYLE[e.kind], "arrowhead": ARROWHEAD[e.deterministic], "fontname": FONT,
-                     "fontsize": "11", "id": f"{e.kind}-{p}-{e.child}"}
+                     "fontsize": "11",
+                     "id": f"{e.kind}-{p}-{e.child}" if e.default_process else f"{e.kind}-{e.process}-{p}-{e.child}"}
             if i == 0:
                 attrs["label"] = " " + label + " "
             if rank[p] >= rank[e.child]:
@@ -328,6 +332,12 @@ def diagram_text(graph_or_model) -> str:
                      for side, proc, inputs in (("real", e.real, e.real_inputs), ("fake", e.fake, e.fake_inputs))]
             line += f"  ({', '.join(sides)})"
         lines.append(line.rstrip())
+    lines.append("processes:")
+    for process, kind in graph.processes.items():
+        explained = [e.child for e in graph.edges_in(process)]
+        if process == "p":
+            explained = [n for n, node in nodes.items() if node.prior] + explained
+        lines.append(f"  {process}  {kind}, explains {', '.join(explained)}")
     return "\n".join(lines)
 
 
