@@ -483,8 +483,10 @@ def test_adversarial_declaration_and_elbo_refusal():
     named = g.adversarial(["x", "z"], MLP(X + Z, [], 1), indicator="domain")
     assert named.child == "domain" and g.nodes["domain"].role == "indicator"
     with pytest.raises(GraphError, match=r"adversarial edge q\(y_x\|x\): the 'elbo' objective has no adversarial "
-                                         r"terms; remove the edge"):
-        unidgm.compile(g)
+                                         r"terms; compile with objective='adversarial'"):
+        unidgm.compile(g, "elbo")
+    # with no objective named, the adversaries choose the game, plus the ELBO's terms of the rest
+    assert unidgm.compile(g).objective.name == "adversarial"
     with pytest.raises(GraphError, match=r"adversarial edge q\(y_x\|x\): the 'iwae' objective has no adversarial"):
         unidgm.compile(g, "iwae")
 

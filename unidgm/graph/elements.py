@@ -17,8 +17,10 @@ ROLES = ("visible", "latent", "indicator")
 KINDS = ("generative", "inference", "adversarial")
 PRIORS = ("standard", "learned")
 #: where an adversarial edge's compared values come from: the batch, the generative
-#: process (ancestral sampling from the priors) or the inference process (q run on the batch)
-SOURCES = ("data", "generative", "inference")
+#: process (ancestral sampling from the priors), the inference process (q run on the batch)
+#: or a reconstruction (q on the batch, then the means of p's visible nodes: VQ-GAN's
+#: adversary judges these, Esser et al. 2021, Eq. 5)
+SOURCES = ("data", "generative", "inference", "reconstruction")
 COMBINES = ("concat", "dict")
 #: the process an edge of each kind belongs to unless it names another (DESIGN, "Processes")
 DEFAULT_PROCESS = {"generative": "p", "inference": "q", "adversarial": "adversarial"}

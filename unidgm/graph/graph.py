@@ -124,6 +124,8 @@ class Graph:
         against ``"inference"`` (an adversarial autoencoder); visible and latent together,
         ``"inference"`` (data with its codes) against ``"generative"`` (BiGAN/ALI).
         ``real_inputs``/``fake_inputs`` map visible nodes to other batch keys for that side.
+        ``fake="reconstruction"`` judges q's codes of the data decoded by p (the means of
+        p's visible nodes), as VQ-GAN's patch discriminator does.
         """
         parents = self._parents(nodes, "adversarial")
         if not isinstance(discriminator, nn.Module):
@@ -139,6 +141,9 @@ class Graph:
             if value not in SOURCES:
                 raise GraphError(f"adversarial edge on {parents}: {side}={value!r} is not a process; use one of "
                                  f"{', '.join(SOURCES)}")
+            if value == "reconstruction" and roles != {"visible"}:
+                raise GraphError(f"adversarial edge on {parents}: {side}='reconstruction' judges visible nodes "
+                                 f"decoded from q's codes; judge visible nodes only")
             if value == "data" and roles != {"visible"}:
                 raise GraphError(f"adversarial edge on {parents}: {side}='data' needs visible nodes only, since the "
                                  f"batch holds no latent values; use 'inference' for codes of data")

@@ -83,6 +83,8 @@ def _depends_on_parameters(model, process: str, nodes) -> bool:
     inference parameters (the data carries none; a standard prior alone carries none)."""
     if process == "data":
         return False
+    if process == "reconstruction":  # decoded by p from codes q inferred
+        return True
     if process == "inference":
         return any(f.child in nodes for f in model.inference) or any(
             model.graph.nodes[n].role == "latent" for n in nodes)

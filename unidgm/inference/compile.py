@@ -19,7 +19,7 @@ OBJECTIVES = {"elbo": ELBO, "iwae": IWAE, "adversarial": Adversarial, "wake-slee
 _ESTIMATORS = Option(dict, help="latent -> estimator", example={"z": "score-baseline"})
 
 
-def compile(graph: Graph, objective: str | None = None, **options) -> CompiledModel:  # noqa: A001
+def compile(graph: Graph, objective: str | None = None, *, terms=None, **options) -> CompiledModel:  # noqa: A001
     """Compiles ``graph`` with an objective into a :class:`CompiledModel`.
 
     Args:
@@ -31,12 +31,27 @@ def compile(graph: Graph, objective: str | None = None, **options) -> CompiledMo
             graph's own. ``estimators={latent: choice}`` overrides latents' gradient estimators
             (see :mod:`unidgm.inference.estimators`) whatever the objective. Each value is
             checked against the option's declared spec (its kind and range; see
-            :class:`~unidgm.inference.objective.Option`), and a bad one raises ConfigError.
+            :class:`~unidgm.options.Option`), and a bad one raises ConfigError.
+        terms: a list of :class:`~unidgm.inference.terms.Term` added to the objective's
+            (each joins its phase's loss with its weight, see :mod:`unidgm.inference.terms`).
+            With ``terms`` and no objective named on a graph that sets none, the objective is
+            those terms alone.
     """
     if not isinstance(graph, Graph):
         raise ConfigError(f"compile needs a unidgm.Graph, got {type(graph).__name__}")
     spec = dict(graph.objective)
-    name = spec.pop("name", "elbo")
+    if terms is not None:
+        from .terms import Term, TermSum
+
+        terms = list(terms)
+        for t in terms:
+            if not isinstance(t, Term):
+                raise ConfigError(f"terms=: {t!r} is not a unidgm term; build terms from unidgm.inference.terms, "
+                                  f"e.g. PosteriorKL('z', 'q', 'q_x')")
+        if objective is None and not spec and not options:
+            return CompiledModel(graph, TermSum(None, terms))
+    # With no objective named, the graph's structure picks one: its adversaries need the game.
+    name = spec.pop("name", "adversarial" if graph.edges_of("adversarial") else "elbo")
     if objective is not None and objective != name:
         name, spec = objective, {}
     spec.update(options)
@@ -49,4 +64,9 @@ def compile(graph: Graph, objective: str | None = None, **options) -> CompiledMo
     if unknown:
         raise ConfigError(f"objective {name!r} has no option {', '.join(sorted(unknown))}; "
                           f"its options are {', '.join(sorted(accepted)) or 'none'}")
-    return CompiledModel(graph, cls(**spec), estimators=estimators)
+    base = cls(**spec)
+    if terms is not None:
+        from .terms import TermSum
+
+        base = TermSum(base, terms)
+    return CompiledModel(graph, base, estimators=estimators)

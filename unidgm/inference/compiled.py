@@ -85,6 +85,8 @@ class CompiledModel(nn.Module):
         self._q_plan = list(zip(self.inference, draws))
 
         self.objective = objective
+        #: a user's terms (``compile(..., terms=[...])``): modules, so their networks are the model's
+        self.extra_terms = nn.ModuleList(getattr(objective, "extra", ()))
         if self.partially_observed and not objective.supports_partially_observed:
             raise GraphError(f"latent '{self.partially_observed[0]}' is partially observed, and the '{objective.name}' "
                              f"objective cannot use its labels; compile with the ELBO (objective='elbo'), which "
@@ -123,6 +125,10 @@ class CompiledModel(nn.Module):
             finer.setdefault("p", []).append(prior)
             finer[f"prior_{z}"] = [prior]
         groups["inference"].extend(self.estimators.parameters())  # learned baselines
+        for t in self.extra_terms:  # a term's own networks (a density-ratio critic) are adversaries' psi
+            params = [p for p in t.parameters() if p.requires_grad]
+            groups["adversarial"].extend(params)
+            finer[f"term_{t.name}"] = params
         for name, params in finer.items():
             groups.setdefault(name, params)
         return groups

@@ -85,7 +85,8 @@ class ELBO(Objective):
         graph = model.graph
         for e in graph.edges_of("adversarial"):
             raise GraphError(f"adversarial edge {e.name}: the '{self.name}' objective has no adversarial terms; "
-                             f"remove the edge to train with the ELBO")
+                             f"compile with objective='adversarial' (the default for a graph with adversaries), "
+                             f"which adds the likelihood and KL terms of the other edges, or remove the edge")
         inferred = {f.child for f in model.inference}
         for z in model.latents:
             if z not in inferred:

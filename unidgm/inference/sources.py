@@ -1,4 +1,6 @@
-"""Values of nodes under a process: the data, the generative process or the inference process.
+"""Values of nodes under a process: the data, the generative process, an inference process,
+a reconstruction (q on the data, then p's visible nodes) or a trace with nodes shuffled across
+the batch (the product of marginals, for density-ratio estimates of mutual information).
 
 An adversarial edge compares the values of its nodes under two processes (Hu et al. 2018,
 Sec. 3: data against generation in a GAN, prior against posterior codes in an AAE, joint
@@ -29,18 +31,40 @@ class Trace:
         self.size = _batch_size(batch)
 
     def values(self, process: str, inputs: tuple = (), targets: tuple | None = None) -> dict:
-        """Node values under ``process`` (``"data"``, ``"generative"`` or ``"inference"``),
-        with ``inputs`` renaming batch keys for visible nodes. For the generative process,
-        only the ancestors of ``targets`` are sampled."""
+        """Node values under ``process``: ``"data"``, ``"generative"``, ``"inference"`` (the
+        process ``q``), any named inference process (``"q_x"``) or ``"reconstruction"`` (q
+        on the data, then p's visible nodes from the inferred latents), with ``inputs``
+        renaming batch keys for visible nodes. For the generative process, only the
+        ancestors of ``targets`` are sampled."""
         key = (process, inputs, targets if process == "generative" else None)
         if key not in self._cache:
-            self._cache[key] = getattr(self, "_" + process)(dict(inputs), targets)
+            if process in ("data", "generative", "inference", "reconstruction"):
+                self._cache[key] = getattr(self, "_" + process)(dict(inputs), targets)
+            elif process in self.model.processes:
+                self._cache[key] = self._run(process, dict(inputs))
+            else:
+                raise GraphError(f"no process '{process}': the sources are data, generative, inference, "
+                                 f"reconstruction and the graph's inference processes "
+                                 f"({', '.join(self.model.processes)})")
         return self._cache[key]
 
-    def q_params(self, inputs: tuple = ()) -> dict:
-        """The q parameters of the inference run on ``inputs`` (for densities of q)."""
-        self.values("inference", inputs)
-        return self._cache[("q", inputs)]
+    def q_params(self, inputs: tuple = (), process: str = "q") -> dict:
+        """The parameters of an inference process run on ``inputs`` (for densities of q)."""
+        self.values("inference" if process == "q" else process, inputs)
+        return self._cache[(process, "params", inputs)]
+
+    def shuffled(self, process: str, nodes: tuple, inputs: tuple = ()) -> dict:
+        """The values of ``process`` with ``nodes`` permuted across the batch by one shared
+        permutation: samples of the product of the marginals of ``nodes`` and of the rest,
+        where ``values(process)`` samples their joint."""
+        key = ("shuffled", process, tuple(nodes), inputs)
+        if key not in self._cache:
+            values = dict(self.values(process, inputs))
+            order = torch.randperm(self.size, device=next(iter(values.values())).device)
+            for n in nodes:
+                values[n] = values[n][order]
+            self._cache[key] = values
+        return self._cache[key]
 
     # ------------------------------------------------------------------ the processes
     def _read(self, rename: dict, names) -> dict:
@@ -56,18 +80,31 @@ class Trace:
         return self._read(rename, [n for n, _, _ in self.model._visible])
 
     def _inference(self, rename, targets):
+        return self._run("q", rename)
+
+    def _run(self, process: str, rename: dict) -> dict:
+        """One inference process on the batch: its latents sampled in topological order."""
         model = self.model
         values = self._read(rename, [n for n, _, _ in model._visible])
         q = {}
-        for f in model.inference:
+        for f in model.processes.get(process, ()):
             for p in f.parents:
                 if p not in values:
-                    raise GraphError(f"q({f.child}|...) reads '{p}', but the batch has no "
+                    raise GraphError(f"{f.edge.name} reads '{p}', but the batch has no "
                                      f"'{rename.get(p, p)}'; add it to the batch")
             params = f.params(values)
             values[f.child] = f.sample(params)
             q[f.child] = params
-        self._cache[("q", tuple(sorted(rename.items())))] = q
+        self._cache[(process, "params", tuple(sorted(rename.items())))] = q
+        return values
+
+    def _reconstruction(self, rename, targets):
+        """q's latents on the data, then each visible node p explains as its mean given them
+        (or the value, for a deterministic edge): the reconstruction an adversary may judge."""
+        values = dict(self.values("inference", tuple(sorted(rename.items()))))
+        for f in self.model.likelihoods:
+            params = f.params(values)
+            values[f.child] = params[0] if f.deterministic else f.family.mean(params)
         return values
 
     def _generative(self, rename, targets):
