@@ -89,6 +89,12 @@ class TrainConfig:
     # Also log every evaluation's metrics as TensorBoard scalars in out/tensorboard/ (needs
     # the tensorboard package and an out folder).
     tensorboard: bool = False
+    # Stages run one after another in one run (one resume): each a dict naming the phases it
+    # trains and its budget, e.g. ({"phases": ["elbo"], "epochs": 20}, {"phases": ["prior"],
+    # "max_steps": 500}) for VQ-VAE's recipe (the autoencoder, then its prior over frozen
+    # codes). The run ends after the last stage; epochs, max_steps and minutes still stop it
+    # earlier where given. None: every phase every step.
+    stages: tuple[dict, ...] | None = None
 
     def __post_init__(self):
         # Normalise JSON-ish inputs first (lists from JSON, paths), then check, then derive.
@@ -96,13 +102,15 @@ class TrainConfig:
             object.__setattr__(self, "out", os.fspath(self.out))
         if isinstance(self.betas, list):
             object.__setattr__(self, "betas", tuple(self.betas))
+        if self.stages is not None:
+            object.__setattr__(self, "stages", _checked_stages(self.stages))
         if self.lr_groups is not None:
             if not isinstance(self.lr_groups, dict):
                 _fail("lr_groups", self.lr_groups, "a dict from group name to learning rate")
             # A private copy, so that later changes to the caller's dict cannot bypass checks.
             object.__setattr__(self, "lr_groups", dict(self.lr_groups))
         self._check()
-        if self.epochs is None and self.minutes is None and self.max_steps is None:
+        if self.epochs is None and self.minutes is None and self.max_steps is None and not self.stages:
             object.__setattr__(self, "epochs", DEFAULT_EPOCHS)
 
     def _check(self) -> None:
@@ -152,6 +160,8 @@ class TrainConfig:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["betas"] = None if self.betas is None else list(self.betas)
         data["lr_groups"] = None if self.lr_groups is None else dict(self.lr_groups)
+        data["stages"] = None if self.stages is None else [
+            {**stage, "phases": list(stage["phases"])} for stage in self.stages]
         return data
 
     @classmethod
@@ -195,6 +205,28 @@ def check_field_names(names, where: str) -> None:
                 f"{where}: unknown TrainConfig field {name!r}; {hint}"
                 f"the fields are: {', '.join(known)}."
             )
+
+
+def _checked_stages(stages) -> tuple[dict, ...]:
+    """``stages`` as a tuple of plain dicts ``{"phases": (...), "epochs" | "max_steps": n}``,
+    or ConfigError naming the stage and the fix."""
+    example = '({"phases": ["elbo"], "epochs": 20}, {"phases": ["prior"], "max_steps": 500})'
+    if not isinstance(stages, (list, tuple)) or not stages:
+        _fail("stages", stages, f"a non-empty list of stages, e.g. {example}")
+    out = []
+    for i, stage in enumerate(stages):
+        if not isinstance(stage, dict):
+            _fail(f"stages[{i}]", stage, f"a dict, e.g. {example}")
+        unknown = set(stage) - {"phases", "epochs", "max_steps"}
+        phases = stage.get("phases")
+        budgets = [k for k in ("epochs", "max_steps") if k in stage]
+        if unknown or not isinstance(phases, (list, tuple)) or not phases or not all(
+                isinstance(p, str) for p in phases) or len(budgets) != 1:
+            _fail(f"stages[{i}]", stage, 'a dict with "phases" (a list of phase names) and one budget, "epochs" '
+                                         f'or "max_steps", e.g. {example}')
+        _integer(f"stages[{i}][{budgets[0]!r}]", stage[budgets[0]], minimum=1)
+        out.append({"phases": tuple(phases), budgets[0]: stage[budgets[0]]})
+    return tuple(out)
 
 
 def _is_real(value) -> bool:

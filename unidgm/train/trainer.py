@@ -194,7 +194,11 @@ class Trainer:
         self._key_at = [0] * len(self._plan)
         self._sums = [torch.zeros(1, device=self.device) for _ in self._plan]
         self._window = 0  # steps summed in self._sums since the last evaluation
-        self._logged = (0, [0.0] * len(self._plan))  # (window, sums) at the last log
+        self._counts = [0] * len(self._plan)  # steps each phase took in that window (stages skip some)
+        self._logged = (0, [0] * len(self._plan), [0.0] * len(self._plan))  # (window, counts, sums) at the last log
+        # Stages (TrainConfig.stages): the step at which each ends, and the phases each runs.
+        self._stage_ends, self._stage_phases = self._plan_stages(config)
+        self._active = list(range(len(self._plan)))
         self._last_terms: list[dict | None] = [None] * len(self._plan)
 
         self._started = False
@@ -279,7 +283,8 @@ class Trainer:
                     self._set_names(i, tuple(names))
                     self._sums[i] = sums.to(self.device, torch.get_default_dtype()).clone()
             self._window = int(running["window"])
-            self._logged = (self._window, self._read_sums())
+            self._counts = [int(c) for c in running.get("counts", [self._window] * len(self._plan))]
+            self._logged = (self._window, list(self._counts), self._read_sums())
         self._pending_rng = checkpoint["rng"]  # applied when fit starts: the stop point
         self._resumed_from = path
         self._evaluated_step = self._saved_step = self.global_step
@@ -297,8 +302,12 @@ class Trainer:
         """
         if self._set_schedule_step is not None:
             self._set_schedule_step(self.global_step)
+        if self._stage_ends:
+            self._enter_stage()
         terms = None
-        for i, (key, repeats, optimizer, params, loss_of) in enumerate(self._plan):
+        for i in self._active:
+            key, repeats, optimizer, params, loss_of = self._plan[i]
+            self._counts[i] += 1
             for repeat in range(repeats):
                 optimizer.zero_grad(set_to_none=True)
                 terms = loss_of(batch if repeat == 0 else self._fresh_batch(batch))
@@ -321,6 +330,38 @@ class Trainer:
         self.global_step += 1
         self._window += 1
         return terms
+
+    def _plan_stages(self, config):
+        """``(ends, phases)``: the global step at which each stage of ``config.stages`` ends
+        and the plan indices of the phases it runs; ``([], [])`` without stages."""
+        if not config.stages:
+            return [], []
+        names = [p.name for p in self.phases]
+        ends, phases, at = [], [], 0
+        for i, stage in enumerate(config.stages):
+            unknown = [n for n in stage["phases"] if n not in names]
+            if unknown:
+                raise ConfigError(
+                    f"TrainConfig field 'stages'[{i}] names phase(s) {unknown}, which the model "
+                    f"lacks; its phases are {names}."
+                )
+            at += stage["max_steps"] if "max_steps" in stage else stage["epochs"] * self.steps_per_epoch
+            ends.append(at)
+            phases.append([j for j, n in enumerate(names) if n in stage["phases"]])
+        return ends, phases
+
+    @property
+    def stage(self) -> int | None:
+        """The index of the stage the next step belongs to (None without stages)."""
+        if not self._stage_ends:
+            return None
+        for i, end in enumerate(self._stage_ends):
+            if self.global_step < end:
+                return i
+        return len(self._stage_ends) - 1
+
+    def _enter_stage(self) -> None:
+        self._active = self._stage_phases[self.stage]
 
     def _fresh_batch(self, batch: dict) -> dict:
         """Another batch of the training split, as large as `batch`, drawn uniformly (with
@@ -463,6 +504,8 @@ class Trainer:
         seconds / (minutes * 60), whichever limits are set."""
         config = self.config
         shares = [0.0]
+        if self._stage_ends:
+            shares.append(self.global_step / self._stage_ends[-1])
         if config.max_steps is not None:
             shares.append(self.global_step / config.max_steps)
         if config.epochs is not None:
@@ -481,6 +524,8 @@ class Trainer:
 
     def _limit_reached(self) -> str | None:
         config = self.config
+        if self._stage_ends and self.global_step >= self._stage_ends[-1]:
+            return "stages"
         if config.max_steps is not None and self.global_step >= config.max_steps:
             return "max_steps"
         if config.epochs is not None and self.epoch >= config.epochs:
@@ -493,6 +538,8 @@ class Trainer:
         limits = [config.max_steps] if config.max_steps is not None else []
         if config.epochs is not None:
             limits.append(config.epochs * self.steps_per_epoch)
+        if self._stage_ends:
+            limits.append(self._stage_ends[-1])
         disable = not config.progress
         if limits:
             total = min(limits)
@@ -558,16 +605,15 @@ class Trainer:
         """Check the running loss and show its mean since the last log."""
         every = self._check_finite()
         sums = [phase[at] for phase, at in zip(every, self._key_at)]
-        window, logged = self._logged
-        steps = self._window - window
-        if steps > 0:
-            means = {
-                self._loss_label(i): (sums[i] - logged[i]) / (steps * self._plan[i][1])
-                for i in range(len(self._plan))
-            }
+        _, counts, logged = self._logged
+        means = {
+            self._loss_label(i): (sums[i] - logged[i]) / ((self._counts[i] - counts[i]) * self._plan[i][1])
+            for i in range(len(self._plan)) if self._counts[i] > counts[i]
+        }
+        if means:
             bar.set_postfix({k: f"{v:.4g}" for k, v in means.items()}, refresh=False)
             log.debug("step %d: %s", self.global_step, means)
-        self._logged = (self._window, sums)
+        self._logged = (self._window, list(self._counts), sums)
 
     def _loss_label(self, i: int) -> str:
         return "loss" if len(self._plan) == 1 else self.phases[i].name
@@ -576,17 +622,18 @@ class Trainer:
         """Means since the last evaluation, for metrics.jsonl: ``train/loss`` (the last
         phase's minimised term), with several phases ``train/<phase>`` (each phase's), and
         ``train/<phase>/<term>`` for every term of every phase."""
-        if self._window == 0:
+        ran = [i for i in range(len(self._plan)) if self._counts[i]]  # a stage may skip phases
+        if self._window == 0 or not ran:
             return {}
         record = {}
-        for phase, names, sums, plan in zip(self.phases, self._names, every, self._plan):
-            steps = self._window * plan[1]
-            for name, total in zip(names or (), sums):
-                record[f"train/{phase.name}/{name}"] = total / steps
-        means = [phase[at] / (self._window * plan[1]) for phase, at, plan in zip(every, self._key_at, self._plan)]
-        head = {"train/loss": means[-1]}
+        for i in ran:
+            steps = self._counts[i] * self._plan[i][1]
+            for name, total in zip(self._names[i] or (), every[i]):
+                record[f"train/{self.phases[i].name}/{name}"] = total / steps
+        means = {i: every[i][self._key_at[i]] / (self._counts[i] * self._plan[i][1]) for i in ran}
+        head = {"train/loss": means[ran[-1]]}
         if len(self._plan) > 1:
-            head.update({f"train/{p.name}": m for p, m in zip(self.phases, means)})
+            head.update({f"train/{self.phases[i].name}": m for i, m in means.items()})
         return {**head, **record}
 
     # ---------------------------------------------------------------------- evaluation
@@ -640,7 +687,8 @@ class Trainer:
         record.update(self._last_train)
         for total in self._sums:
             total.zero_()
-        self._window, self._logged = 0, (0, [0.0] * len(self._plan))
+        self._window, self._logged = 0, (0, [0] * len(self._plan), [0.0] * len(self._plan))
+        self._counts = [0] * len(self._plan)
         improved = False
         if self._split("val"):
             metrics = self.evaluate("val")
@@ -691,6 +739,7 @@ class Trainer:
             "time": self._time(started),
             "num_train": self.num_train,
             "running": {"sums": [total.cpu() for total in self._sums], "window": self._window,
+                        "counts": list(self._counts),
                         "names": [None if n is None else list(n) for n in self._names]},
         }
 
