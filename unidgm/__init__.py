@@ -6,8 +6,9 @@ deterministic and adversarial processes; one engine compiles it into objectives,
 model/guide pair, a training loop and a diagram.
 """
 from .errors import CheckpointError, ConfigError, DataError, GraphError, TrainingError, UnidgmError
-from .graph import Graph, activate_adversary, importance_weight, swap_processes, swap_roles
+from .graph import Graph
 from .inference import compile
+from .transforms import activate_adversary, importance_weight, swap_processes, swap_roles
 from .viz.diagram import render
 
 __version__ = "0.1.0"

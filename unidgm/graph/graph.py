@@ -29,6 +29,11 @@ from .elements import COMBINES, DEFAULT_PROCESS, KINDS, PRIORS, SOURCES, Edge, N
 from .families import FAMILIES
 
 
+#: how a graph draws itself in a notebook: ``{"svg": graph -> str | None}``, filled by
+#: :mod:`unidgm.viz.diagram` (the layers above register; graph/ imports none of them)
+DISPLAY: dict = {}
+
+
 def _as_shape(name: str, shape) -> tuple[int, ...]:
     if isinstance(shape, int):
         shape = (shape,)
@@ -238,10 +243,11 @@ class Graph:
         return "\n".join(lines)
 
     def _repr_svg_(self) -> str | None:
-        """The diagram, for notebooks (None where Graphviz's ``dot`` is missing)."""
-        from ..viz.diagram import repr_svg
-
-        return repr_svg(self)
+        """The diagram, for notebooks (None where Graphviz's ``dot`` is missing, or where
+        ``unidgm.viz`` is not loaded: graph/ imports nothing above it, and viz registers
+        its drawing in ``DISPLAY``)."""
+        draw = DISPLAY.get("svg")
+        return draw(self) if draw is not None else None
 
     # ------------------------------------------------------------------ internals
     def _add_node(self, node: Node) -> Node:

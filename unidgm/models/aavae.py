@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..graph.graph import Graph
-from ..graph.transforms import activate_adversary
+from ..transforms import activate_adversary
 from .parts import discriminator
 from .registry import register
 from .specs import Net, Shape, Size, Sizes, Weight, XFamily

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from ..graph.graph import Graph
-from ..graph.transforms import importance_weight
+from ..transforms import importance_weight
 from .gan import gan
 from .registry import register
 from .specs import Net, Option, Shape, Size, Sizes

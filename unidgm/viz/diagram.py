@@ -343,3 +343,12 @@ def diagram_text(graph_or_model) -> str:
 
 __all__ = ["FORMATS", "diagram_spec", "diagram_text", "dot_source", "edge_label", "render", "svg", "to_digraph",
            "wrap"]
+
+
+def _register() -> None:
+    from ..graph import graph
+
+    graph.DISPLAY["svg"] = repr_svg
+
+
+_register()

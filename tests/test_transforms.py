@@ -7,7 +7,8 @@ from networkx.algorithms.isomorphism import categorical_multiedge_match, categor
 
 import unidgm
 from unidgm import ConfigError, GraphError
-from unidgm.graph import Node, activate_adversary, importance_weight, swap_processes, swap_roles
+from unidgm.graph import Node
+from unidgm.transforms import activate_adversary, importance_weight, swap_processes, swap_roles
 from unidgm.models import build
 from unidgm.models.parts import encoder
 from unidgm.nets import MLP

@@ -42,9 +42,9 @@ from collections.abc import Mapping
 
 from torch import nn
 
-from ..errors import ConfigError, GraphError
-from .elements import Edge, Node
-from .graph import Graph
+from .errors import ConfigError, GraphError
+from .graph.elements import Edge, Node
+from .graph.graph import Graph
 
 __all__ = ["swap_processes", "swap_roles", "activate_adversary", "importance_weight"]
 
@@ -244,12 +244,12 @@ def activate_adversary(graph: Graph, node: str = "x", discriminator: nn.Module |
         raise GraphError(f"{where}: '{node}' is declared given=True, so the model never generates it and an "
                          f"adversary would have nothing to judge; activate the adversary on a generated node")
     if discriminator is None:
-        from ..models.parts import discriminator as make_discriminator
+        from .models.parts import discriminator as make_discriminator
 
         discriminator = make_discriminator(target.shape)
     if not isinstance(discriminator, nn.Module):
         raise GraphError(f"{where}: the discriminator must be a torch.nn.Module, got {type(discriminator).__name__}")
-    from ..inference.adversarial import Adversarial
+    from .inference.adversarial import Adversarial
 
     accepted = set(inspect.signature(Adversarial).parameters)
     unknown = set(objective_options) - accepted
@@ -299,7 +299,7 @@ def importance_weight(graph: Graph, k: int, *, name: str | None = None) -> Graph
                           f"{len(graph.edges_of('adversarial'))} adversarial edges); add an adversary with "
                           f"activate_adversary(graph, node), which sets the 'adversarial' objective, first")
     options["importance_weights"] = k
-    from ..inference.adversarial import Adversarial
+    from .inference.adversarial import Adversarial
 
     try:
         Adversarial(**options)  # refuses combinations the objective cannot run, e.g. another divergence
@@ -407,8 +407,8 @@ def _declare(where: str, name: str, nodes: dict[str, Node], specs: list[_Spec], 
 
 def _fits(spec: _Spec, module: nn.Module, combine: str, nodes: dict[str, Node]) -> bool:
     """Whether ``module`` runs on the spec's parents and emits what its child needs."""
-    from .families import make_family
-    from ..inference.factor import Factor
+    from .graph.families import make_family
+    from .inference.factor import Factor
 
     child = nodes[spec.child]
     deterministic = spec.deterministic or child.family == "delta"
@@ -430,7 +430,7 @@ def _reuse(spec: _Spec, nodes, claimed) -> nn.Module | None:
 
 def _fresh(where: str, spec: _Spec, nodes: dict[str, Node], net: str, hidden) -> nn.Module:
     """A new network for the spec, from the catalogue's builders."""
-    from ..models import parts
+    from .models import parts
 
     parents = [nodes[p] for p in spec.parents]
     in_shape = parents[0].shape if len(parents) == 1 else (sum(p.size for p in parents),)
