@@ -306,3 +306,23 @@ def test_infogan_with_chen_et_als_networks_trains():
     for phase in ("discriminator", "generator"):
         terms = model.loss(batch, phase=phase)
         assert all(torch.isfinite(v).all() for v in terms.values())
+
+
+def test_an_adversary_on_discrete_codes_needs_a_gradient_estimator_that_draws():
+    def aae(**latent):
+        torch.manual_seed(0)
+        g = unidgm.Graph("categorical-aae")
+        g.visible("x", "bernoulli", shape=(D,))
+        g.latent("c", "categorical", shape=(4,), prior="standard", **latent)
+        g.generative("c", "x", nn.Linear(4, D))
+        g.inference("x", "c", nn.Linear(D, 4))
+        g.adversarial("c", nn.Linear(4, 1))
+        return g
+
+    with pytest.raises(GraphError, match=r"samples of 'c', a categorical latent whose draws pass no gradient; "
+                                         r"declare it with estimator='gumbel'"):
+        unidgm.compile(aae())
+    model = unidgm.compile(aae(estimator="gumbel"))
+    x = torch.bernoulli(torch.full((8, D), 0.5))
+    model.loss({"x": x}, phase="generator")["generator"].backward()
+    assert model.nets["inference_c"].weight.grad.abs().sum() > 0  # the adversary's gradient reaches q

@@ -155,6 +155,7 @@ class Adversarial(Objective):
             raise GraphError(f"graph '{graph.name}' has no adversarial edge, so the 'adversarial' objective has "
                              f"nothing to compile; add g.adversarial(node, discriminator) or use objective='elbo'")
         self.adversaries = [AdversarialEdge(model, e) for e in edges]
+        self._check_gradients(model)
         if all(a.weights_likelihood for a in self.adversaries):
             # An adversary that only weighs likelihoods (AAVAE) leaves a VAE's training:
             # the VAE's optimizer settings (Adam, 1e-3), not the GAN's.
@@ -191,6 +192,31 @@ class Adversarial(Objective):
                                  f"no adversarial edge sees, so nothing trains it; add g.adversarial('{x}', D)")
         self.monitor = "elbo" if self.likelihoods and not matched and all(
             not f.deterministic for f in model.inference) and not self.mi else None
+
+    def _check_gradients(self, model) -> None:
+        """Refuse an adversary whose generator-side gradient would have to pass through a
+        discrete sample of q: the game differentiates through the judged values, and a
+        categorical or Bernoulli draw passes no gradient (a score-function estimator acts
+        only in the ELBO and IWAE bounds), so q would silently never learn from the adversary."""
+        if not self.adversarial_weight:
+            return
+        draws = {f.child: est for f, est in model.q_plan}
+        q_graph = model.graph.process("inference")
+        import networkx as nx
+
+        for a in self.adversaries:
+            for (process, _), trainable in zip(a.sides, a.trainable):
+                if process not in ("inference", "reconstruction") or not trainable:
+                    continue
+                reached = set(a.nodes) | {n for v in a.nodes for n in nx.ancestors(q_graph, v)}
+                for f in model.inference:
+                    if f.child not in reached or f.deterministic or f.family.reparameterized:
+                        continue
+                    if draws.get(f.child) is None:
+                        raise GraphError(
+                            f"adversarial edge {a.edge.name}: its gradient reaches q through samples of '{f.child}', "
+                            f"a {f.family.name} latent whose draws pass no gradient; declare it with "
+                            f"estimator='gumbel' (a relaxation that does) or the relaxed_categorical family")
 
     @staticmethod
     def _mi_children(model, implicit) -> set:

@@ -82,7 +82,8 @@ class CompiledModel(nn.Module):
         # One gradient estimator per sampled latent (see estimators.py): the (factor,
         # estimator) pairs that add a score-function surrogate, and who draws each sample.
         self.estimators, self.score_latents, draws = resolve_estimators(self, estimators)
-        self._q_plan = list(zip(self.inference, draws))
+        #: q's factors in order, each with the estimator that draws its samples (None: the family)
+        self.q_plan = list(zip(self.inference, draws))
 
         self.objective = objective
         #: a user's terms (``compile(..., terms=[...])``): modules, so their networks are the model's
@@ -219,7 +220,7 @@ class CompiledModel(nn.Module):
         ``held`` keep the value ``values`` gives them (an observed or enumerated label);
         their q parameters are still returned."""
         q = {}
-        for f, estimator in self._q_plan:
+        for f, estimator in self.q_plan:
             params = f.params(values)
             if not held or f.child not in held:
                 values[f.child] = f.sample(params, particles) if estimator is None else estimator.sample(f, params,
