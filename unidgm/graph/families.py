@@ -44,6 +44,14 @@ class Family:
     #: values are one-hot over the last event dimension
     one_hot: bool = False
 
+    #: values are class indices (integers), not one-hot vectors
+    indices: bool = False
+
+    def param_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The network-output layout for a node of event ``shape``: the family's parameters
+        stacked along the first event dimension."""
+        return (self.num_params * shape[0],) + tuple(shape[1:])
+
     def split(self, out: torch.Tensor, lead: int) -> tuple[torch.Tensor, ...]:
         """Splits an output shaped ``(*batch, k*S[0], *S[1:])`` into ``k`` parameters."""
         if self.num_params == 1:
@@ -53,6 +61,8 @@ class Family:
     def prior_params(self, shape: tuple[int, ...]) -> tuple[torch.Tensor, ...]:
         """The parameters of the family's standard prior (standard normal, fair coin,
         uniform categorical), as zeros in the network-output layout."""
+        if self.indices:
+            return (torch.zeros(self.param_shape(shape)),)
         return tuple(torch.zeros(shape) for _ in range(self.num_params))
 
     def sample(self, params, sample_shape=()):  # pragma: no cover - interface
@@ -197,6 +207,48 @@ class Categorical(Family):
         return dist.OneHotCategorical(logits=params[0]).to_event(event_dims - 1)
 
 
+class CategoricalIndices(Family):
+    """A categorical over ``classes`` values at each position of the node's shape, carried as
+    class indices: a 7x7 grid of 512 codes is 49 integers, not 25,088 one-hot floats
+    (``g.latent("c", "categorical", shape=(7, 7), classes=512)``). The network emits logits
+    of shape ``shape + (classes,)``; values are int64 of shape ``shape``."""
+
+    name = "categorical"
+    indices = True
+
+    def __init__(self, classes: int):
+        if isinstance(classes, bool) or not isinstance(classes, int) or classes < 2:
+            raise TypeError(f"classes must be an integer >= 2, got {classes!r}")
+        self.classes = classes
+
+    def param_shape(self, shape):
+        return tuple(shape) + (self.classes,)
+
+    def sample(self, params, sample_shape=()):
+        return torch.distributions.Categorical(logits=params[0]).sample(tuple(sample_shape))
+
+    def log_prob(self, params, value, event_dims):
+        logits = params[0]
+        if value.shape != logits.shape[:-1]:  # data (B, ...) under k particles, or a prior's (S, K)
+            lead = torch.broadcast_shapes(value.shape, logits.shape[:-1])
+            logits, value = logits.expand(lead + logits.shape[-1:]), value.expand(lead)
+        logp = torch.log_softmax(logits, -1).gather(-1, value.long().unsqueeze(-1)).squeeze(-1)
+        return event_sum(logp, event_dims)
+
+    def mean(self, params):
+        return params[0].argmax(-1)  # the mode: a mean of class indices means nothing
+
+    def kl(self, q, p, event_dims):
+        q_logp = torch.log_softmax(q[0], -1)
+        p_logp = torch.full_like(q_logp, -math.log(self.classes)) if p is None else torch.log_softmax(p[0], -1)
+        return event_sum((q_logp.exp() * (q_logp - p_logp)).sum(-1), event_dims)
+
+    def pyro_dist(self, params, event_dims):
+        import pyro.distributions as dist
+
+        return dist.Categorical(logits=params[0]).to_event(event_dims)
+
+
 class RelaxedCategorical(Categorical):
     """Gumbel-softmax (concrete) relaxation of a one-hot categorical (Jang et al. 2017;
     Maddison et al. 2017), reparameterized; ``temperature`` is a node option.
@@ -267,4 +319,6 @@ def make_family(name: str, **options) -> Family:
     except the engine's (``ENGINE_OPTIONS``)."""
     cls = FAMILIES[name]
     options = {k: v for k, v in options.items() if k not in ENGINE_OPTIONS}
+    if name == "categorical" and "classes" in options:
+        return CategoricalIndices(**options)
     return cls(**options) if options else cls()

@@ -258,7 +258,8 @@ class Graph:
         if node.family not in FAMILIES:
             raise GraphError(f"node '{node.name}': unknown family {node.family!r}; "
                              f"choose one of {', '.join(FAMILIES)}")
-        if node.family in ("categorical", "relaxed_categorical") and node.shape[-1] < 2:
+        if node.family in ("categorical", "relaxed_categorical") and "classes" not in node.options \
+                and node.shape[-1] < 2:
             raise GraphError(f"node '{node.name}': a {node.family} node's last dimension counts its classes "
                              f"and must be at least 2, got shape {node.shape}")
         try:

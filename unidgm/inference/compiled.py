@@ -44,8 +44,7 @@ class CompiledModel(nn.Module):
         self._standard_priors: dict[str, tuple[str, ...]] = {}  # latent -> its prior's buffer names
         for n, node in nodes.items():
             if node.prior == "learned":
-                k = self.families[n].num_params
-                self.learned_priors[n] = nn.Parameter(torch.zeros((k * node.shape[0],) + node.shape[1:]))
+                self.learned_priors[n] = nn.Parameter(torch.zeros(self.families[n].param_shape(node.shape)))
             elif node.prior == "standard":
                 names = []
                 for i, t in enumerate(self.families[n].prior_params(node.shape)):

@@ -236,6 +236,10 @@ class Gumbel(Estimator):
             raise GraphError(f"latent '{latent}': estimator='gumbel' relaxes discrete latents (categorical, "
                              f"bernoulli), and '{latent}' is {family.name}; drop the option (its default is "
                              f"{'reparameterized' if family.reparameterized else 'score-baseline'})")
+        if family.indices:
+            raise GraphError(f"latent '{latent}': estimator='gumbel' relaxes one-hot values, and '{latent}' carries "
+                             f"class indices (classes=...); declare it without classes= (one-hot values) to relax "
+                             f"it, or use estimator='score-baseline'")
         self._bernoulli = family.name == "bernoulli"
 
     def current_temperature(self) -> float:

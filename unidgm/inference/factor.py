@@ -23,7 +23,7 @@ class Factor:
 
     __slots__ = ("edge", "child", "parents", "net", "family", "shape", "event_dims",
                  "param_shape", "deterministic", "parent_dims", "parent_shapes", "parent_sizes", "single",
-                 "concat")
+                 "concat", "parent_indices")
 
     def __init__(self, edge: Edge, nodes: dict[str, Node], family: Family):
         node = nodes[edge.child]
@@ -35,12 +35,15 @@ class Factor:
         self.shape = node.shape
         self.event_dims = len(node.shape)
         self.deterministic = edge.deterministic
-        k = 1 if edge.deterministic else family.num_params
-        # k parameters are stacked along the first event dimension (see families.py).
-        self.param_shape = (k * node.shape[0],) + tuple(node.shape[1:])
+        # the family's parameters in the network's output layout (see families.py)
+        self.param_shape = tuple(node.shape) if edge.deterministic else family.param_shape(node.shape)
         self.parent_shapes = tuple(nodes[p].shape for p in edge.parents)
         self.parent_dims = tuple(len(s) for s in self.parent_shapes)
         self.parent_sizes = tuple(nodes[p].size for p in edge.parents)
+        from ..graph.families import make_family
+
+        # parents carried as class indices are integers (an embedding's input)
+        self.parent_indices = tuple(make_family(nodes[p].family, **nodes[p].options).indices for p in edge.parents)
         self.single = len(edge.parents) == 1
         self.concat = edge.combine == "concat"
 
@@ -87,7 +90,8 @@ class Factor:
     def dry_run(self) -> None:
         """Runs the network once on zeros of the parents' shapes (batch of 2) and checks
         that its output fits the child; raises GraphError naming the edge otherwise."""
-        values = {p: torch.zeros((2,) + s) for p, s in zip(self.parents, self.parent_shapes)}
+        values = {p: torch.zeros((2,) + s, dtype=torch.long if i else torch.get_default_dtype())
+                  for p, s, i in zip(self.parents, self.parent_shapes, self.parent_indices)}
         net = self.net
         was_training = net.training
         try:

@@ -14,8 +14,7 @@ NETS = ("mlp", "conv")
 
 def param_shape(family: str, shape: Sequence[int]) -> tuple[int, ...]:
     """The output layout a network needs for a node of ``family`` and ``shape``."""
-    k = make_family(family).num_params
-    return (k * shape[0],) + tuple(shape[1:])
+    return make_family(family).param_shape(tuple(shape))
 
 
 def _check(net: str):
