@@ -137,10 +137,7 @@ def _target_accuracy(model, raw: dict) -> float:
     """Accuracy of the label edge p(y | features) on the target images: features from the
     inference process with x replaced by x_target."""
     values = model.read_values({"x": raw["x_target"]}, ["x"])
-    for f in model.inference:
-        if all(p in values for p in f.parents):
-            params = f.params(values)
-            values[f.child] = params[0] if f.deterministic else f.family.mean(params)
+    model.run(values, mean=True, estimators=False, partial=True)
     label = model.generative["y"]
     predicted = label.params(values)[0].argmax(-1)
     return (predicted == raw["y_target"]).float().mean().item()

@@ -211,21 +211,48 @@ class CompiledModel(nn.Module):
                              + ("; class indices of shape (batch_size,) work too" if classes else ""))
         return v
 
+    def run(self, values: dict[str, torch.Tensor], process: str = "q", *, particles: int | None = None,
+            held: tuple = (), mean: bool = False, estimators: bool = True, detach: bool = False,
+            partial: bool = False) -> dict[str, tuple]:
+        """Runs an inference process on ``values`` (in place): each latent it explains, in
+        topological order, gets a value, and the parameters of each are returned. The one
+        implementation of running q: the objectives, the trace's sources, ``encode``, the
+        wake-sleep draws and evaluation all call it.
+
+        Args:
+            process: ``"q"`` or another inference process of the graph.
+            particles: that many draws per example (a leading particle dimension).
+            held: latents that keep the value ``values`` gives them (an observed or enumerated
+                label); their parameters are still returned.
+            mean: each latent's mean instead of a draw (a deterministic edge's output either way).
+            estimators: draw q's latents through their gradient estimators (a relaxation, a
+                detached draw) rather than the family's sampler.
+            detach: hold every draw fixed (no gradient through a sample: wake-sleep).
+            partial: skip latents whose parents ``values`` lacks instead of failing.
+        """
+        plan = self.q_plan if process == "q" and estimators else [(f, None) for f in self.processes[process]]
+        q = {}
+        for f, estimator in plan:
+            if partial and not all(p in values for p in f.parents):
+                continue
+            params = f.params(values)
+            q[f.child] = params
+            if held and f.child in held:
+                continue
+            if mean:
+                value = params[0] if f.deterministic else f.family.mean(params)
+            elif estimator is not None:
+                value = estimator.sample(f, params, particles)
+            else:
+                value = f.sample(params, particles)
+            values[f.child] = value.detach() if detach else value
+        return q
+
     def infer(self, values: dict[str, torch.Tensor], particles: int | None = None, held: tuple = ()
               ) -> dict[str, tuple]:
-        """Runs q: samples every inferred latent into ``values`` (in place) and returns each
-        latent's q parameters. ``particles`` draws that many samples per example. A
-        latent's estimator may draw it instead (a relaxation, a detached draw). Latents in
-        ``held`` keep the value ``values`` gives them (an observed or enumerated label);
-        their q parameters are still returned."""
-        q = {}
-        for f, estimator in self.q_plan:
-            params = f.params(values)
-            if not held or f.child not in held:
-                values[f.child] = f.sample(params, particles) if estimator is None else estimator.sample(f, params,
-                                                                                                          particles)
-            q[f.child] = params
-        return q
+        """Runs q as the objectives do (see :meth:`run`): draws through the latents'
+        estimators into ``values``, returning each latent's q parameters."""
+        return self.run(values, particles=particles, held=held)
 
     def read_labels(self, batch: dict, name: str, size: int) -> tuple[torch.Tensor, torch.Tensor]:
         """A partially observed latent's values in ``batch`` as ``(one_hot, observed)``:
@@ -384,11 +411,7 @@ class CompiledModel(nn.Module):
         """Adds to ``values`` every latent the inference process reaches: q's mean (with
         ``mean``, else a draw), a deterministic edge's output; nodes in ``keep`` hold the
         values they have."""
-        for f in self.inference:
-            if f.child in keep:
-                continue
-            params = f.params(values)
-            values[f.child] = f.family.mean(params) if mean and not f.deterministic else f.sample(params)
+        self.run(values, held=tuple(keep), mean=mean, estimators=False)
         return values
 
     @torch.no_grad()

@@ -86,18 +86,16 @@ class Trace:
         """One inference process on the batch: its latents sampled in topological order."""
         model = self.model
         values = self._read(rename, [n for n, _, _ in model._visible])
-        q = {}
-        # q's latents are drawn by their gradient estimators (a Gumbel relaxation), so that
-        # gradients reach q through them wherever a term differentiates through its samples.
-        plan = model.q_plan if process == "q" else [(f, None) for f in model.processes.get(process, ())]
-        for f, estimator in plan:
+        factors = model.processes.get(process, ())
+        explained = {f.child for f in factors}
+        for f in factors:
             for p in f.parents:
-                if p not in values:
+                if p not in values and p not in explained:
                     raise GraphError(f"{f.edge.name} reads '{p}', but the batch has no "
                                      f"'{rename.get(p, p)}'; add it to the batch")
-            params = f.params(values)
-            values[f.child] = f.sample(params) if estimator is None else estimator.sample(f, params, None)
-            q[f.child] = params
+        # q's latents are drawn by their gradient estimators (a Gumbel relaxation), so that
+        # gradients reach q through them wherever a term differentiates through its samples.
+        q = model.run(values, process) if process in model.processes else {}
         self._cache[(process, "params", tuple(sorted(rename.items())))] = q
         return values
 

@@ -89,12 +89,7 @@ class WakeSleep(Objective):
     def draw(model, values: dict, particles: int | None = None) -> dict:
         """Runs q on ``values`` (in place) with every draw held fixed (no gradient through
         a sample); returns each latent's q parameters, which carry phi's gradient."""
-        q = {}
-        for f in model.inference:
-            params = f.params(values)
-            values[f.child] = f.sample(params, particles).detach()
-            q[f.child] = params
-        return q
+        return model.run(values, particles=particles, estimators=False, detach=True)
 
     def log_joint(self, model, values: dict) -> torch.Tensor:
         """log p_theta(x, h) per example (and particle)."""
