@@ -171,7 +171,10 @@ def domain_pair(source: DataSplits, kind: str = "invert", seed: int = 0) -> Data
         "x_target": _target_family(source.families["x"], kind),
         "y_target": "categorical",
     }
-    meta = dict(source.meta, shift=kind, target_image_shape=shapes["x_target"])
+    # Which batch keys hold the same variables in each domain, for evaluations that read a
+    # domain's images and labels without knowing the keys' names.
+    domains = {"source": {"x": "x", "y": "y"}, "target": {"x": "x_target", "y": "y_target"}}
+    meta = dict(source.meta, shift=kind, target_image_shape=shapes["x_target"], domains=domains)
     return DataSplits(
         name=f"{source.name}-to-{kind}",
         shapes=shapes,

@@ -60,13 +60,16 @@ def evaluate_run(model, data, cfg, split: str = "test", k: int = 1000, seed: int
         result.update(mode_metrics(fake.cpu(), data.meta["centers"], data.meta["std"]))
     codes = [f for f in model.inference if model.families[f.child].name == "categorical"
              and not nodes[f.child].role == "visible" and all(nodes[p].role == "visible" for p in f.parents)]
-    if codes and "y" in raw and "y" not in nodes:
+    # the data's class labels that the graph does not model: what a code may be matched to
+    labels = [key for key, family in data.families.items() if family == "categorical" and key not in nodes
+              and key in raw and not data.meta.get("domains")]
+    if codes and labels:
         from .matching import code_accuracy
 
         f = codes[0]
         with torch.no_grad():
             predicted = f.params(model.read_values(raw, f.parents))[0].argmax(-1)
-        result["code_accuracy"] = code_accuracy(predicted.cpu(), raw["y"].cpu())
+        result["code_accuracy"] = code_accuracy(predicted.cpu(), raw[labels[0]].cpu())
         if generates and "fid" in result and f.child in model.latents:
             result["generated_code_accuracy"] = generated_code_accuracy(model, f.child, x, classifier,
                                                                         min(samples, n))
@@ -74,9 +77,10 @@ def evaluate_run(model, data, cfg, split: str = "test", k: int = 1000, seed: int
         nodes[p].role == "visible" for f in model.inference if f.child == y for p in f.parents)]
     if labels:
         result["test_error"] = classification_error(model, held_out, labels[0])
-    if "x_target" in raw and "y_target" in raw and "y" in nodes and "y" in model.generative:
-        result["target_accuracy"] = _target_accuracy(model, raw)
-        result["source_accuracy"] = _target_accuracy(model, {"x_target": raw["x"], "y_target": raw["y"]})
+    for domain, keys in data.meta.get("domains", {}).items():
+        accuracy = _domain_accuracy(model, raw, keys)
+        if accuracy is not None:
+            result[f"{domain}_accuracy"] = accuracy
     return result
 
 
@@ -133,11 +137,19 @@ def classification_error(model, data: dict, y: str, batch: int = 1000) -> float:
 
 
 @torch.no_grad()
-def _target_accuracy(model, raw: dict) -> float:
-    """Accuracy of the label edge p(y | features) on the target images: features from the
-    inference process with x replaced by x_target."""
-    values = model.read_values({"x": raw["x_target"]}, ["x"])
+def _domain_accuracy(model, raw: dict, keys: dict) -> float | None:
+    """Accuracy, on one domain's examples, of a label edge p(label | features): a generative
+    edge into a categorical visible node, read at q's means of the domain's inputs. ``keys``
+    maps the graph's nodes to that domain's batch keys (``DataSplits.meta["domains"]``);
+    None where the graph has no such edge."""
+    nodes = model.graph.nodes
+    labels = [f for n, f in model.generative.items() if nodes[n].role == "visible" and n in keys
+              and model.families[n].name == "categorical"]
+    inputs = [n for n in keys if n in nodes and nodes[n].role == "visible" and n not in model.generative]
+    if not labels or not inputs:
+        return None
+    label = labels[0]
+    values = model.read_values({n: raw[keys[n]] for n in inputs}, inputs)
     model.run(values, mean=True, estimators=False, partial=True)
-    label = model.generative["y"]
     predicted = label.params(values)[0].argmax(-1)
-    return (predicted == raw["y_target"]).float().mean().item()
+    return (predicted == raw[keys[label.child]]).float().mean().item()
