@@ -297,10 +297,10 @@ class Adversarial(Objective):
         v_fake = a.critic(a.values(trace, 1))
         v_real = a.critic(a.values(trace, 0)) if a.trainable[0] else None
         if self.importance_weights:
-            return self._importance_weighted(v_fake)
+            return self.importance_weighted(v_fake)
         return self.divergence.generator_loss(v_fake, v_real)
 
-    def _importance_weighted(self, v_fake: torch.Tensor) -> torch.Tensor:
+    def importance_weighted(self, v_fake: torch.Tensor) -> torch.Tensor:
         """Non-saturating generator loss with each group of k samples reweighted by
         normalised importance weights w_i = D(x_i) / (1 - D(x_i)) = exp(v_i) (no gradient
         through the weights), as IWAE weights its particles."""

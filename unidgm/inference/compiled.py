@@ -69,7 +69,8 @@ class CompiledModel(nn.Module):
             Factor(e, nodes, self.families[e.child]).dry_run()
 
         # Visible nodes as (name, shape, classes-if-one-hot) for reading batches.
-        self._visible = [(n, node.shape, node.shape[-1] if self.families[n].one_hot else 0)
+        #: visible nodes as (name, event shape, classes where a batch may give indices of a one-hot node)
+        self.visible = [(n, node.shape, node.shape[-1] if self.families[n].one_hot else 0)
                          for n, node in nodes.items() if node.role == "visible"]
         self.likelihoods = [self.generative[n] for n, node in nodes.items()
                             if node.role == "visible" and n in self.generative]
@@ -172,11 +173,11 @@ class CompiledModel(nn.Module):
             raise GraphError(f"the batch must be a dict of tensors keyed by visible node, got {type(batch).__name__}")
         values = {}
         try:
-            for name, shape, classes in self._visible:
+            for name, shape, classes in self.visible:
                 values[name] = self.read_node(name, batch[name], shape, classes)
         except KeyError as e:
             raise GraphError(f"the batch has no '{e.args[0]}', a visible node of graph '{self.graph.name}'; the batch "
-                             f"must map every visible node ({', '.join(n for n, _, _ in self._visible)}) to a tensor"
+                             f"must map every visible node ({', '.join(n for n, _, _ in self.visible)}) to a tensor"
                              ) from None
         return values
 

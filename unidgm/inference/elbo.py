@@ -95,7 +95,7 @@ class ELBO(Objective):
         require_likelihoods(model, "the ELBO")
         q_graph = graph.process("inference")
         self._kl = []
-        self._kl_analytic: dict[str, bool] = {}  # latent -> closed-form KL (else Monte Carlo), for describe()
+        self.kl_analytic: dict[str, bool] = {}  # latent -> closed-form KL (else Monte Carlo), for describe()
         for f in model.inference:
             z = f.child
             if f.deterministic or z in model.partially_observed:
@@ -114,7 +114,7 @@ class ELBO(Objective):
                 raise ConfigError(f"kl='analytic': latent '{z}' cannot use an analytic KL ({why}); use kl='auto'")
             analytic = self.kl_mode != "mc" and valid and has_closed_form
             self._kl.append((z, _KLTerm(model, f, gen, analytic)))
-            self._kl_analytic[z] = analytic
+            self.kl_analytic[z] = analytic
         self.semi_supervised = None
         if len(model.partially_observed) > 1:
             raise GraphError(f"latents {', '.join(map(repr, model.partially_observed))} are all partially observed; "
@@ -183,7 +183,7 @@ class ELBO(Objective):
         for latex in (False, True):
             nt = Notation(model.graph, latex)
             forms.append([nt.reconstruction(model.likelihoods)]
-                         + [nt.kl_term(q_edges[z], self._kl_analytic[z]) for z, _ in self._kl])
+                         + [nt.kl_term(q_edges[z], self.kl_analytic[z]) for z, _ in self._kl])
         terms = [Term("reconstruction", forms[0][0], forms[1][0], phase.name, phase.groups, 1.0)]
         if self.kl_weight:
             for (z, _), text, latex in zip(self._kl, forms[0][1:], forms[1][1:]):

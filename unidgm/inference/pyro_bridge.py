@@ -66,7 +66,7 @@ def _adversarial_sites(model, batch: dict) -> None:
             pyro.factor(f"discriminator_{y}", -size * divergence.discriminator_loss(v_real, v_fake))
         if objective.adversarial_weight:
             v_gen_real = v_real if a.trainable[0] else None
-            loss = objective._importance_weighted(v_fake) if objective.importance_weights else \
+            loss = objective.importance_weighted(v_fake) if objective.importance_weights else \
                 divergence.generator_loss(v_fake, v_gen_real)
             pyro.factor(f"generator_{y}", -size * loss)
     for f in getattr(objective, "mi", ()):

@@ -145,7 +145,7 @@ class SemiSupervised:
         from .formula import WHERE_SEP, WHERE_SEP_LATEX, Notation, Term, join_sum, scaled
 
         q_edges = {f.child: f.edge for f in model.inference}
-        analytic = model.objective._kl_analytic
+        analytic = model.objective.kl_analytic
         forms = []
         for latex in (False, True):
             nt = Notation(model.graph, latex, observed=self.held)

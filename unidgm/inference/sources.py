@@ -77,7 +77,7 @@ class Trace:
         return values
 
     def _data(self, rename, targets):
-        return self._read(rename, [n for n, _, _ in self.model._visible])
+        return self._read(rename, [n for n, _, _ in self.model.visible])
 
     def _inference(self, rename, targets):
         return self._run("q", rename)
@@ -85,7 +85,7 @@ class Trace:
     def _run(self, process: str, rename: dict) -> dict:
         """One inference process on the batch: its latents sampled in topological order."""
         model = self.model
-        values = self._read(rename, [n for n, _, _ in model._visible])
+        values = self._read(rename, [n for n, _, _ in model.visible])
         factors = model.processes.get(process, ())
         explained = {f.child for f in factors}
         for f in factors:
