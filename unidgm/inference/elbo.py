@@ -96,9 +96,13 @@ class ELBO(Objective):
         q_graph = graph.process("inference")
         self._kl = []
         self.kl_analytic: dict[str, bool] = {}  # latent -> closed-form KL (else Monte Carlo), for describe()
+        # Latents summed over exactly: a partially observed label where the batch lacks it, and
+        # any latent whose estimator is "enumerate" everywhere.
+        summed = list(model.partially_observed) + [z for z, est in model.estimators.items()
+                                                   if est.name == "enumerate" and z not in model.partially_observed]
         for f in model.inference:
             z = f.child
-            if f.deterministic or z in model.partially_observed:
+            if f.deterministic or z in summed:
                 continue
             gen = model.generative.get(z)
             if gen is None and graph.nodes[z].prior is None:
@@ -116,16 +120,22 @@ class ELBO(Objective):
             self._kl.append((z, _KLTerm(model, f, gen, analytic)))
             self.kl_analytic[z] = analytic
         self.semi_supervised = None
-        if len(model.partially_observed) > 1:
-            raise GraphError(f"latents {', '.join(map(repr, model.partially_observed))} are all partially observed; "
-                             f"the ELBO sums over one such latent, so declare one label node (a joint label can "
-                             f"be one categorical over the combinations)")
-        if model.partially_observed:
+        if len(summed) > 1:
+            raise GraphError(f"latents {', '.join(map(repr, summed))} are all summed over (partially observed or "
+                             f"estimator='enumerate'); the ELBO sums over one such latent, so declare one (a joint "
+                             f"code can be one categorical over the combinations) or give the others another estimator")
+        if summed:
             from .semi_supervised import SemiSupervised
 
-            weight = 1.0 if self.classification_weight is None else self.classification_weight
-            self.semi_supervised = SemiSupervised(model, model.partially_observed[0], self._kl, weight)
-            self.monitor = None  # no held-out score that would use more labels than training has
+            labelled = bool(model.partially_observed)
+            if not labelled and self.classification_weight is not None:
+                raise ConfigError(f"elbo: classification_weight weighs -log q(y|x) on labelled examples, and "
+                                  f"'{summed[0]}' is enumerated without labels; drop the option or declare it "
+                                  f"g.latent(..., partially_observed=True)")
+            weight = (1.0 if labelled else 0.0) if self.classification_weight is None else self.classification_weight
+            self.semi_supervised = SemiSupervised(model, summed[0], self._kl, weight)
+            if labelled:
+                self.monitor = None  # no held-out score that would use more labels than training has
         elif self.classification_weight is not None:
             raise ConfigError(f"elbo: classification_weight weighs -log q(y|x) for a partially observed latent y, "
                               f"and graph '{graph.name}' has none; drop the option or declare the label with "

@@ -64,7 +64,7 @@ from ..errors import GraphError
 from ..options import Layers, Option, Rate, Size, Weight, checks_options
 
 #: the estimator names a latent or compile call may give
-NAMES = ("reparameterized", "score", "score-baseline", "gumbel")
+NAMES = ("reparameterized", "score", "score-baseline", "gumbel", "enumerate")
 BASELINES = (None, "running-mean", "learned")
 _EPS = 1e-6
 
@@ -100,6 +100,24 @@ class Estimator(nn.Module):
 
     def extra_repr(self) -> str:
         return ""
+
+
+class Enumerate(Estimator):
+    """No estimate at all: the ELBO sums over the latent's classes exactly, weighting each by
+    q(c|x), as Pyro's enumeration does (``TraceEnum_ELBO``) and as Kingma et al. (2014) sum
+    out an unknown label: sum_c q(c|x) [L(x, c) + log q(c|x)] with L the bound given c. Exact
+    gradients, at K passes of the networks below c; for a small one-hot categorical latent
+    (its shape ``(K,)``). The semi-supervised label is such a latent, observed where the batch
+    gives it."""
+
+    name = "enumerate"
+
+    def check(self, latent, family):
+        if family.name != "categorical" or family.indices:
+            raise GraphError(f"latent '{latent}': estimator='enumerate' sums over the classes of a one-hot "
+                             f"categorical latent of shape (K,), and '{latent}' is {family.name}"
+                             + (" of class indices" if family.indices else "")
+                             + "; use estimator='score-baseline' or 'gumbel'")
 
 
 class Reparameterized(Estimator):
@@ -287,6 +305,8 @@ def make_estimator(spec, latent: str) -> Estimator:
             return ScoreFunction(**{"baseline": None, **options})
         if spec == "score-baseline":
             return ScoreFunction(**{"baseline": "running-mean", **options})
+        if spec == "enumerate":
+            return Enumerate(**options)
         return Gumbel(**options)
     except TypeError as e:
         raise GraphError(f"latent '{latent}': bad options {options} for estimator {spec!r}: {e}") from None

@@ -49,6 +49,10 @@ class IWAE(Objective):
         for f in model.inference:
             if f.deterministic:
                 raise GraphError(f"edge {f.edge.name} is deterministic; the IWAE bound needs a density for q")
+        for z, est in model.estimators.items():
+            if est.name == "enumerate":
+                raise GraphError(f"latent '{z}': estimator='enumerate' sums over its classes in the ELBO, which the "
+                                 f"IWAE bound does not; use objective='elbo' or estimator='score-baseline'")
 
     def terms(self, model, batch):
         values = model.read_batch(batch)
