@@ -187,7 +187,7 @@ def test_refusals_name_the_node_and_the_fix():
     two = semi_supervised()
     two.latent("w", "categorical", shape=(2,), prior="standard", partially_observed=True)
     two.inference("x", "w", MLP(X, [8], 2))
-    with pytest.raises(GraphError, match="'y', 'w' are all summed over \(partially observed"):
+    with pytest.raises(GraphError, match=r"'y', 'w' are all summed over \(partially observed"):
         unidgm.compile(two)
     scored = semi_supervised()
     scored.latent("c", "bernoulli", shape=(2,), prior="standard")
