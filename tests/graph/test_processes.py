@@ -76,3 +76,20 @@ def test_a_cycle_in_a_named_process_is_refused():
     g.inference("a", "b", MLP(Z, [8], 2 * Z), process="r")
     with pytest.raises(unidgm.GraphError, match=r"the inference process 'r' has a cycle"):
         g.validate()
+
+
+def test_each_inference_process_is_a_pyro_guide():
+    from pyro import poutine
+
+    model = unidgm.compile(multiview())
+    batch = {"x": torch.bernoulli(torch.full((5, X), 0.5)), "y": torch.bernoulli(torch.full((5, Y), 0.5))}
+    for process, net, inputs in (("q", "inference_z", ["x", "y"]), ("q_x", "inference_q_x_z", ["x"]),
+                                 ("q_y", "encoder_y", ["y"])):
+        trace = poutine.trace(model.guide(process)).get_trace(batch)
+        trace.compute_log_prob()
+        z = trace.nodes["z"]["value"]
+        loc, log_scale = model.nets[net](torch.cat([batch[n] for n in inputs], -1)).chunk(2, -1)
+        expected = torch.distributions.Normal(loc, log_scale.exp()).log_prob(z).sum()
+        assert torch.allclose(trace.nodes["z"]["log_prob_sum"], expected, atol=1e-5), process
+    with pytest.raises(unidgm.GraphError, match="no inference process 'r'"):
+        model.guide("r")

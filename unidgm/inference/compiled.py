@@ -434,10 +434,21 @@ class CompiledModel(nn.Module):
         pyro_model(self, self.as_batch(batch))
 
     def pyro_guide(self, batch: dict) -> None:
-        """The inference process as a Pyro guide (sites named after latents)."""
+        """The inference process ``q`` as a Pyro guide (sites named after latents)."""
         from .pyro_bridge import pyro_guide
 
         pyro_guide(self, self.as_batch(batch))
+
+    def guide(self, process: str):
+        """One inference process as a Pyro guide, ``guide(batch)``; ``guide("q")`` is
+        ``pyro_guide``. E.g. ``Trace_ELBO`` on ``(pyro_model, guide("q_x"))`` is the ELBO with
+        the encoder of x alone."""
+        if process not in self.processes:
+            raise GraphError(f"graph '{self.graph.name}' has no inference process '{process}'; its processes are "
+                             f"{', '.join(self.processes) or 'none'}")
+        from .pyro_bridge import pyro_guide
+
+        return lambda batch: pyro_guide(self, self.as_batch(batch), process)
 
     def extra_repr(self) -> str:
         return f"graph={self.graph.name!r}, objective={self.objective!r}"

@@ -186,16 +186,17 @@ def _guide_dist(f, params):
     return f.family.pyro_dist(params, f.event_dims)
 
 
-def pyro_guide(model, batch: dict) -> None:
-    """q: every inferred latent in inference topological order."""
+def pyro_guide(model, batch: dict, process: str = "q") -> None:
+    """An inference process as a Pyro guide: every latent it explains, in its topological
+    order (``q`` by default; the graph's other processes, ``q_x``, give guides of their own)."""
     import pyro
 
     pyro.module("unidgm", model)
-    if model.partially_observed:
+    if model.partially_observed and process == "q":
         _semi_supervised_guide(model, batch)
         return
     values = model.read_batch(batch)
     with pyro.plate("data", _batch_size(model, values)):
-        for f in model.inference:
+        for f in model.processes.get(process, ()):
             values[f.child] = pyro.sample(f.child, _guide_dist(f, f.params(values)))
 
