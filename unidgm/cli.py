@@ -15,6 +15,7 @@ import argparse
 import ast
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -320,6 +321,9 @@ def main(argv=None) -> int:
     except UnidgmError as e:
         print(f"unidgm: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `unidgm list | head`: the reader has gone, which is no error
+        sys.stdout = open(os.devnull, "w")
+        return 0
 
 
 if __name__ == "__main__":
