@@ -33,6 +33,7 @@ from __future__ import annotations
 import math
 from typing import Annotated
 
+import networkx as nx
 import torch
 import torch.nn.functional as F
 
@@ -202,8 +203,6 @@ class Adversarial(Objective):
             return
         draws = {f.child: est for f, est in model.q_plan}
         q_graph = model.graph.process("inference")
-        import networkx as nx
-
         for a in self.adversaries:
             for (process, _), trainable in zip(a.sides, a.trainable):
                 if process not in ("inference", "reconstruction") or not trainable:

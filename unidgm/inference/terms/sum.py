@@ -32,6 +32,7 @@ class TermSum(Objective):
             raise ConfigError(f"terms=: two terms are named {sorted(n for n in names if names.count(n) > 1)[0]!r}; "
                               f"give each its own name=")
         phases = list(base.phases) if base is not None else []
+        self._base_phases = tuple(p.name for p in phases)
         if base is None and any(t.phase is None for t in self.extra):
             phases.append(Phase("loss", ("generative", "inference"), "loss"))
         default = phases[-1].name if phases else None
@@ -72,15 +73,12 @@ class TermSum(Objective):
             t.bind(model)
 
     def terms(self, model, batch, phase: str | None = None):
-        own = [p for p in self.base.phases] if self.base is not None else []
-        if self.base is None:
-            out = {}
-        elif phase is None or len(own) <= 1:
+        if self.base is None or (phase is not None and phase not in self._base_phases):
+            out = {}  # a phase of the user's terms alone (a critic's)
+        elif phase is None or len(self._base_phases) <= 1:
             out = dict(self.base.terms(model, batch))
-        elif phase in {p.name for p in own}:
-            out = dict(self.base.terms(model, batch, phase))
         else:
-            out = {}
+            out = dict(self.base.terms(model, batch, phase))
         trace = Trace(model, batch)
         for name, placed in self._placed.items():
             if phase is not None and name != phase:
