@@ -60,7 +60,7 @@ def cmd_train(args) -> int:
     from .eval.pictures import pictured
     from .run import RunConfig, build_model, check_resume, load_data, save_run
     from .train import TrainConfig, Trainer, load_checkpoint
-    from .train.run_folder import held_run_files
+    from .train.run_folder import refuse_a_run_folder
     from .viz.curves import write_curves
 
     if args.data not in DATASETS:
@@ -68,10 +68,8 @@ def cmd_train(args) -> int:
     if args.resume and args.overwrite:
         raise UnidgmError("--resume continues the run in --out and --overwrite replaces it; give one of them")
     out = Path(args.out)
-    held = held_run_files(out) + (["run.json"] if (out / "run.json").exists() else [])
-    if held and not (args.resume or args.overwrite):
-        raise UnidgmError(f"--out {out} already holds a run ({', '.join(held)}); continue it with --resume, "
-                          f"replace it with --overwrite, or give a new folder")
+    if not (args.resume or args.overwrite):  # refused before anything is loaded, built or written
+        refuse_a_run_folder(out, resume="--resume", overwrite="--overwrite", also=("run.json",))
     model_options = _pairs(args.set, "--set")
     for flag in ("net", "latent_dim"):
         if getattr(args, flag) is not None:

@@ -18,10 +18,10 @@ METRICS = "metrics.jsonl"
 TENSORBOARD_DIR = "tensorboard"
 
 
-def held_run_files(out: Path) -> list[str]:
-    """The files in `out` that show a run was trained there: checkpoints, or a non-empty
-    metrics log."""
-    held = [name for name in CHECKPOINTS if (out / name).exists()]
+def held_run_files(out: Path, also: tuple[str, ...] = ()) -> list[str]:
+    """The files in `out` that show a run was trained there: checkpoints, a non-empty
+    metrics log, and any of `also` (a caller's own files, the CLI's run.json)."""
+    held = [name for name in CHECKPOINTS + tuple(also) if (out / name).exists()]
     metrics = out / METRICS
     if metrics.is_file() and metrics.stat().st_size > 0:
         held.append(METRICS)
@@ -29,9 +29,9 @@ def held_run_files(out: Path) -> list[str]:
 
 
 def refuse_a_run_folder(out: Path, resume: str = "resume=True (`--resume`)",
-                        overwrite: str = "overwrite=True (`--overwrite`)") -> None:
+                        overwrite: str = "overwrite=True (`--overwrite`)", also: tuple[str, ...] = ()) -> None:
     """Raise ConfigError if `out` holds a run; the message names the three ways on."""
-    held = held_run_files(out)
+    held = held_run_files(out, also)
     if held:
         raise ConfigError(
             f"'{out}' already holds a run ({', '.join(held)}); a fresh run would replace it. "

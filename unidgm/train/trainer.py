@@ -51,6 +51,7 @@ accident.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import math
 import time
@@ -298,7 +299,7 @@ class Trainer:
 
         The hot path: no syncs with the device, no copies. For one phase it is exactly
         ``zero_grad(set_to_none=True); terms = model.loss(batch); terms[key].backward();
-        step()``, plus one in-place add of the detached loss into a running sum.
+        step()``, plus one in-place add of the detached terms, stacked, into a running sum.
         """
         if self._set_schedule_step is not None:
             self._set_schedule_step(self.global_step)
@@ -355,10 +356,7 @@ class Trainer:
         """The index of the stage the next step belongs to (None without stages)."""
         if not self._stage_ends:
             return None
-        for i, end in enumerate(self._stage_ends):
-            if self.global_step < end:
-                return i
-        return len(self._stage_ends) - 1
+        return min(bisect.bisect_right(self._stage_ends, self.global_step), len(self._stage_ends) - 1)
 
     def _enter_stage(self) -> None:
         self._active = self._stage_phases[self.stage]
