@@ -70,18 +70,23 @@ class ELBO(Objective):
                  classification_weight: Weight | None = None):
         super().__init__()
         self.classification_weight = None if classification_weight is None else float(classification_weight)
-        self.semi_supervised = None  # the plan for a partially observed latent, set in bind
         self.kl_weight = float(kl_weight)
         self.warmup = int(warmup)
         self.kl_mode = kl
         self.phases = [Phase("elbo", ("generative", "inference"), "loss")]
 
     def weight(self) -> float:
+        """beta_t, the KL weight at the current step."""
         if self.warmup:
             return self.kl_weight * min(1.0, self.step / self.warmup)
         return self.kl_weight
 
-    def bind(self, model) -> None:
+    def assemble(self, model) -> list:
+        """Reconstruction, KL and the reported bound; with a latent summed over exactly (a
+        partially observed label, an enumerated code), Kingma et al.'s labelled and
+        unlabelled bounds and the classification term instead."""
+        from .terms import KL, Likelihood, Report
+
         graph = model.graph
         for e in graph.edges_of("adversarial"):
             raise GraphError(f"adversarial edge {e.name}: the '{self.name}' objective has no adversarial terms; "
@@ -94,8 +99,7 @@ class ELBO(Objective):
                                  f"g.inference(<parents>, '{z}', net)")
         require_likelihoods(model, "the ELBO")
         q_graph = graph.process("inference")
-        self._kl = []
-        self.kl_analytic: dict[str, bool] = {}  # latent -> closed-form KL (else Monte Carlo), for describe()
+        latents = []
         # Latents summed over exactly: a partially observed label where the batch lacks it, and
         # any latent whose estimator is "enumerate" everywhere.
         summed = list(model.partially_observed) + [z for z, est in model.estimators.items()
@@ -116,10 +120,11 @@ class ELBO(Objective):
                 why = ("its family has no closed-form KL" if not has_closed_form else
                        f"its parents depend on '{z}' under q")
                 raise ConfigError(f"kl='analytic': latent '{z}' cannot use an analytic KL ({why}); use kl='auto'")
-            analytic = self.kl_mode != "mc" and valid and has_closed_form
-            self._kl.append((z, _KLTerm(model, f, gen, analytic)))
-            self.kl_analytic[z] = analytic
-        self.semi_supervised = None
+            latents.append((f, self.kl_mode != "mc" and valid and has_closed_form))
+        #: latent -> closed-form KL (else Monte Carlo)
+        self.kl_analytic = {f.child: analytic for f, analytic in latents}
+        # an ELBO without KL terms (an autoencoder) still reports kl = 0
+        kl = KL(latents, weight=self.kl_weight if latents else 0.0, warmup=self.warmup)
         if len(summed) > 1:
             raise GraphError(f"latents {', '.join(map(repr, summed))} are all summed over (partially observed or "
                              f"estimator='enumerate'); the ELBO sums over one such latent, so declare one (a joint "
@@ -133,73 +138,15 @@ class ELBO(Objective):
                                   f"'{summed[0]}' is enumerated without labels; drop the option or declare it "
                                   f"g.latent(..., partially_observed=True)")
             weight = (1.0 if labelled else 0.0) if self.classification_weight is None else self.classification_weight
-            self.semi_supervised = SemiSupervised(model, summed[0], self._kl, weight)
+            kl.bind(model)
             if labelled:
                 self.monitor = None  # no held-out score that would use more labels than training has
-        elif self.classification_weight is not None:
+            return SemiSupervised(model, summed[0], kl, weight).terms()
+        if self.classification_weight is not None:
             raise ConfigError(f"elbo: classification_weight weighs -log q(y|x) for a partially observed latent y, "
                               f"and graph '{graph.name}' has none; drop the option or declare the label with "
                               f"g.latent(..., partially_observed=True)")
-
-    def terms(self, model, batch):
-        if self.semi_supervised is not None:
-            return self.semi_supervised.terms(model, batch, self.weight())
-        values = model.read_batch(batch)
-        q = model.infer(values)
-        rec = None
-        parts = {}
-        for f in model.likelihoods:
-            nll = -f.log_prob(f.params(values), values[f.child])
-            rec = nll if rec is None else rec + nll
-            parts[f.child] = nll
-        kl = None
-        kls = {}
-        for z, term in self._kl:
-            k = term(values, q[z])
-            kl = k if kl is None else kl + k
-            kls[z] = k
-        w = self.weight()
-        if kl is None:
-            per_example = rec
-        elif w == 1.0:
-            per_example = rec + kl
-        else:
-            per_example = rec + w * kl
-        terms = {"loss": model.score_function(per_example, values, q).mean()}
-        with torch.no_grad():
-            terms["reconstruction"] = rec.mean()
-            terms["kl"] = kl.mean() if kl is not None else torch.zeros_like(terms["reconstruction"])
-            terms["elbo"] = -(terms["reconstruction"] + terms["kl"])
-            if len(parts) > 1:
-                terms.update({f"reconstruction_{n}": v.mean() for n, v in parts.items()})
-            if len(kls) > 1:
-                terms.update({f"kl_{n}": v.mean() for n, v in kls.items()})
-        return terms
-
-    def describe(self, model):
-        """The negative ELBO term by term, read off the plan ``bind`` built: one
-        reconstruction term over ``model.likelihoods`` and one KL term per latent in
-        ``self._kl``, analytic or Monte Carlo as ``bind`` chose, weighted by beta."""
-        from .formula import Formula, Notation, Term
-
-        phase = self.phases[0]
-        q_edges = {f.child: f.edge for f in model.inference}
-        weight = "beta_t" if self.warmup else self.kl_weight
-        where = (f"beta_t = {self.kl_weight:g} * min(1, t/{self.warmup}) at training step t",
-                 rf"\beta_t = {self.kl_weight:g} \min(1, t/{self.warmup})") if self.warmup else ("", "")
-        if self.semi_supervised is not None:
-            return Formula(repr(self), tuple(self.semi_supervised.describe(model, phase, weight, where)))
-        forms = []
-        for latex in (False, True):
-            nt = Notation(model.graph, latex)
-            forms.append([nt.reconstruction(model.likelihoods)]
-                         + [nt.kl_term(q_edges[z], self.kl_analytic[z]) for z, _ in self._kl])
-        terms = [Term("reconstruction", forms[0][0], forms[1][0], phase.name, phase.groups, 1.0)]
-        if self.kl_weight:
-            for (z, _), text, latex in zip(self._kl, forms[0][1:], forms[1][1:]):
-                name = "kl" if len(self._kl) == 1 else f"kl_{z}"
-                terms.append(Term(name, text, latex, phase.name, phase.groups, weight, *where))
-        return Formula(repr(self), tuple(terms))
+        return [Likelihood(), kl, Report("elbo", ("reconstruction", "kl"))]
 
     def __repr__(self):
         extra = f", kl_weight={self.kl_weight}" if self.kl_weight != 1.0 else ""
@@ -213,29 +160,3 @@ def _has_kl(family) -> bool:
     from ..graph.families import Family
 
     return type(family).kl is not Family.kl
-
-
-class _KLTerm:
-    """(values, q_params) -> per-example KL of one latent (or its one-sample estimate).
-
-    An object rather than a closure, so that ``copy.deepcopy(model)`` copies the factors it
-    reads with the model (a closure would keep computing with the original's networks)."""
-
-    __slots__ = ("model", "f", "gen", "family", "dims", "analytic", "standard")
-
-    def __init__(self, model, f, gen, analytic: bool):
-        self.model, self.f, self.gen, self.analytic = model, f, gen, analytic
-        self.family = model.families[f.child]
-        self.dims = f.event_dims
-        # the family's standard prior has a closed form of its own (``p=None``)
-        self.standard = gen is None and model.graph.nodes[f.child].prior == "standard"
-
-    def __call__(self, values, qp):
-        z = self.f.child
-        if not self.analytic:
-            return self.f.log_prob(qp, values[z]) - self.model.log_p(z, values)
-        if self.gen is not None:
-            return self.family.kl(qp, self.gen.params(values), self.dims)
-        if self.standard:
-            return self.family.kl(qp, None, self.dims)
-        return self.family.kl(qp, self.model.prior_params(z), self.dims)

@@ -12,15 +12,12 @@ learning signal (Mnih & Rezende 2016 without their per-sample baselines).
 """
 from __future__ import annotations
 
-import math
-
-import torch
-
 from typing import Annotated
 
 from ..errors import GraphError
 from ..options import Option, checks_options
 from .objective import Objective, Phase
+from .terms.importance import ImportanceBound
 
 #: the number of importance samples per example
 Particles = Annotated[int, Option(int, low=1, help="the number of importance samples")]
@@ -35,10 +32,9 @@ class IWAE(Objective):
     def __init__(self, k: Particles = 5):
         super().__init__()
         self.k = int(k)
-        self._log_k = math.log(self.k)
         self.phases = [Phase("iwae", ("generative", "inference"), "loss")]
 
-    def bind(self, model) -> None:
+    def assemble(self, model) -> list:
         for e in model.graph.edges_of("adversarial"):
             raise GraphError(f"adversarial edge {e.name}: the 'iwae' objective has no adversarial terms")
         inferred = {f.child for f in model.inference}
@@ -53,40 +49,7 @@ class IWAE(Objective):
             if est.name == "enumerate":
                 raise GraphError(f"latent '{z}': estimator='enumerate' sums over its classes in the ELBO, which the "
                                  f"IWAE bound does not; use objective='elbo' or estimator='score-baseline'")
-
-    def terms(self, model, batch):
-        values = model.read_batch(batch)
-        q = model.infer(values, particles=self.k)
-        logw = model.weigh(values, q)  # (k, B)
-        bound = torch.logsumexp(logw, 0) - self._log_k
-        loss = model.score_function(-bound, values, q, particle_dims=1).mean()
-        with torch.no_grad():
-            return {"loss": loss, "iwae": -loss.detach(), "elbo": logw.mean()}
-
-    def describe(self, model):
-        """The bound L_k over every inferred latent, from ``k`` and the compiled plan: the
-        likelihoods and latents p scores, and the visible nodes q reads. ``terms["iwae"]``
-        is L_k itself, so it enters the loss with weight -1."""
-        from .formula import Formula, Notation, Term
-
-        phase = self.phases[0]
-        latents = [f.child for f in model.inference]
-        explained = [f.child for f in model.likelihoods]
-        nodes = model.graph.nodes
-        given = [n for n in nodes if nodes[n].given and any(n in f.parents for f in model.generative.values())]
-        forms = []
-        for latex in (False, True):
-            nt = Notation(model.graph, latex)
-            _, read = nt.sampled(latents)
-            particles = nt.comma.join(nt.particle(z) for z in latents)
-            p = nt.dist("generative", nt.comma.join(filter(None, (nt.vars(explained), particles))), nt.vars(given))
-            q = nt.dist("inference", particles, nt.vars(read))
-            if latex:
-                body = rf"\log \frac{{1}}{{{self.k}}} \sum_{{i=1}}^{{{self.k}}} \frac{{{p}}}{{{q}}}"
-            else:
-                body = f"log 1/{self.k} sum_i {p}/{q}"
-            forms.append(nt.expect(nt.draws(latents, "inference", self.k), body))
-        return Formula(repr(self), (Term("iwae", forms[0], forms[1], phase.name, phase.groups, -1.0),))
+        return [ImportanceBound(self.k)]
 
     def __repr__(self):
         return f"iwae(k={self.k})"

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
+
 from .formula import Formula  # noqa: F401  (the type describe() returns)
 
 
@@ -34,8 +36,16 @@ class Phase:
 
 
 class Objective:
-    """Base class of objectives. Subclasses set ``name`` and ``phases`` and fill
-    :meth:`bind` (compile-time checks and planning) and :meth:`terms` (the hot path)."""
+    """An objective: terms assembled from the graph, summed per phase.
+
+    Subclasses set ``name`` and ``phases`` and fill :meth:`assemble` (compile-time checks
+    and the list of :class:`~unidgm.inference.terms.base.Term` the graph defines). The
+    rest is shared: :meth:`bind` places each term in its phase and fixes the keys of
+    ``model.loss(batch)``; :meth:`terms` evaluates a phase's terms on one
+    :class:`~unidgm.inference.sources.Trace` and sums its loss (see
+    :mod:`unidgm.inference.terms.base` for the rule); :meth:`describe` joins the terms'
+    pieces of the formula, so the formula cannot disagree with the loss.
+    """
 
     name: str = ""
     phases: list[Phase] = []
@@ -46,22 +56,153 @@ class Objective:
     #: whether it reads the labels of partially observed latents (``g.latent(...,
     #: partially_observed=True)``); compiling such a graph with another objective is refused
     supports_partially_observed: bool = False
+    #: the batch must give every visible node (a bound scores them all)
+    strict_batch: bool = True
 
     def __init__(self):
         #: the global training step, set by ``CompiledModel.set_schedule_step``
         self.step = 0
+        #: the placed terms, set in bind
+        self.parts: list = []
 
-    def bind(self, model) -> None:
-        """Checks the compiled model suits this objective and plans the terms; raises
-        GraphError naming the node or edge at fault."""
-
-    def terms(self, model, batch: dict) -> dict:  # pragma: no cover - interface
+    def assemble(self, model) -> list:  # pragma: no cover - interface
+        """Checks the compiled model suits this objective (GraphError naming the node or
+        edge at fault) and returns the terms its graph defines, in the order they are
+        computed within a phase (a :class:`Report` after the terms it reads)."""
         raise NotImplementedError
 
-    def describe(self, model) -> "Formula":  # pragma: no cover - interface
-        """The objective as a :class:`~unidgm.inference.formula.Formula`, term by term,
-        derived from the plan ``bind`` built (the same plan ``terms`` runs)."""
-        raise NotImplementedError(f"objective '{self.name}' does not describe itself yet")
+    def bind(self, model) -> None:
+        """Assembles the terms and places each in its phase."""
+        self.place(model, self.assemble(model))
+
+    def place(self, model, parts) -> None:
+        """Binds ``parts`` and places each in its phase: a term naming no phase joins the
+        last one (the one that trains the model); a term naming a phase the objective lacks
+        (a density-ratio critic's) gets a phase of its own, first, updating its groups."""
+        from ..errors import ConfigError
+
+        phases = list(self.phases)
+        default = phases[-1].name if phases else None
+        placed: dict[str, list] = {p.name: [] for p in phases}
+        keys: list[str] = []
+        for t in parts:
+            t.bind(model)
+            phase = t.phase or default
+            if phase not in placed:
+                if not t.groups:
+                    raise ConfigError(f"term '{t.name}' names phase {phase!r}, which the objective lacks "
+                                      f"({', '.join(placed)}); name one of those, or give the term groups=")
+                phases.insert(0, Phase(phase, t.groups, t.name))
+                placed[phase] = []
+            placed[phase].append(t)
+            for k in t.keys():
+                if k in keys:
+                    raise ConfigError(f"two terms report the key {k!r} in model.loss; give the term "
+                                      f"'{t.name}' another name=")
+                keys.append(k)
+        self.phases = phases
+        self.parts = list(parts)
+        self._placed = placed
+        for p in phases:
+            if p.loss not in keys:
+                keys.append(p.loss)
+        if "loss" not in keys:
+            keys.append("loss")
+        #: the keys of ``model.loss(batch)`` (every phase), fixed at compile time
+        self.keys = tuple(keys)
+
+    def term(self, name: str):
+        """The placed term named ``name`` (None where there is none)."""
+        return next((t for t in self.parts if t.name == name), None)
+
+    # ------------------------------------------------------------------ the hot path
+    def terms(self, model, batch: dict, phase: str | None = None) -> dict:
+        """The terms of ``phase`` (every phase's, and ``loss``, when None) on one trace."""
+        from .sources import Trace
+
+        trace = Trace(model, batch, strict=self.strict_batch, step=self.step)
+        if phase is None:
+            losses = [self._phase_loss(trace, p, everything=True) for p in self.phases]
+            out = trace.reported
+            if "loss" not in out:  # phases with losses of their own (wake, sleep): their sum
+                total = losses[0]
+                for value in losses[1:]:
+                    total = total + value
+                out["loss"] = total
+            return out
+        for p in self.phases:
+            if p.name == phase:
+                self._phase_loss(trace, p, everything=False)
+                return trace.reported
+        from ..errors import ConfigError
+
+        raise ConfigError(f"{self.name}: unknown phase {phase!r}; its phases are "
+                          f"{', '.join(p.name for p in self.phases)}")
+
+    def _phase_loss(self, trace, phase: Phase, everything: bool):
+        out = trace.reported
+        base = per_example = scalar = None
+        step = self.step
+        for t in self._placed[phase.name]:
+            if t.diagnostic and not everything:
+                continue
+            is_loss = t.name == phase.loss
+            w = t.weight_at(step)
+            if w or is_loss:
+                value = t(trace)
+            else:
+                with torch.no_grad():
+                    value = t(trace)
+            if isinstance(value, dict):
+                parts, value = value, value[t.name]
+                for k, v in parts.items():
+                    if k != t.name:
+                        out[k] = v.detach().mean() if t.per_example else v.detach()
+            out[t.name] = value.detach().mean() if t.per_example else value
+            if is_loss:
+                base = value
+                continue
+            if not w:
+                continue
+            signed = -w if t.maximise else w
+            piece = value if signed == 1.0 else signed * value
+            if t.per_example:
+                per_example = piece if per_example is None else per_example + piece
+            else:
+                scalar = piece if scalar is None else scalar + piece
+        loss = base
+        if per_example is not None:
+            mean = trace.surrogate(per_example).mean()
+            loss = mean if loss is None else loss + mean
+        if scalar is not None:
+            loss = scalar if loss is None else loss + scalar
+        if loss is None:
+            loss = torch.zeros(())
+        out[phase.loss] = loss
+        return loss
+
+    # ------------------------------------------------------------------ the formula
+    def describe(self, model) -> "Formula":
+        """The objective as a :class:`~unidgm.inference.formula.Formula`: each minimised
+        term's piece, phase by phase (reports and zero-weighted terms are left out)."""
+        from .formula import Formula, Term as Piece
+
+        pieces = []
+        for p in self.phases:
+            for t in self._placed[p.name]:
+                is_loss = t.name == p.loss
+                if t.diagnostic or not (t.weight or is_loss):
+                    continue
+                described = t.describe(model)
+                if isinstance(described, tuple):
+                    described = [(t.name, *described)]
+                where, where_latex = t.where()
+                weight = 1.0 if is_loss else t.weight_label()
+                if t.maximise and not is_loss and not isinstance(weight, str):
+                    weight = -weight
+                for name, text, latex in described:
+                    pieces.append(Piece(name, text, latex, p.name, p.groups, weight, where, where_latex, p.steps))
+        return Formula(repr(self), tuple(pieces))
 
     def __repr__(self) -> str:
         return self.name

@@ -144,7 +144,8 @@ def _labelled_parts(model, batch: dict):
             if name == "labelled":
                 part[y] = labels[rows]
             parts.append((name, part, rows.numel()))
-    return y, model.objective.semi_supervised.classification_weight, parts
+    term = model.objective.term("classification")
+    return y, term.weight if term is not None else 0.0, parts
 
 
 def _semi_supervised_model(model, batch: dict) -> None:

@@ -26,7 +26,7 @@ Cost per unlabelled example: K passes of the networks downstream of y.
 
 **Terms** (each a sum over the batch's rows of one kind divided by B, so that
 ``loss = labelled + unlabelled + alpha * classification`` and the KL weight acts inside L
-and U): ``labelled`` (L summed over labelled rows), ``unlabelled`` (U over unlabelled rows),
+and U; the bound is computed once per trace and each term reads its part): ``labelled`` (L summed over labelled rows), ``unlabelled`` (U over unlabelled rows),
 ``classification`` (-log q(y|x) over labelled rows), ``elbo`` (minus the unweighted bounds),
 ``reconstruction`` and ``kl`` (their parts, q(y|x)-weighted for unlabelled rows) and
 ``accuracy`` (argmax q(y|x) against the given labels, over labelled rows; 0 without any).
@@ -40,22 +40,25 @@ from __future__ import annotations
 import torch
 
 from ..errors import GraphError
+from .terms.base import Term
 
 
 class SemiSupervised:
     """The compiled plan of the ELBO for one partially observed latent ``y``.
 
-    Built by :class:`~unidgm.inference.elbo.ELBO` in ``bind``; ``terms`` is its hot path.
+    Built by :class:`~unidgm.inference.elbo.ELBO` when it assembles its terms; ``compute``
+    is its hot path, run once per trace, and :meth:`terms` the terms that read it.
 
     Args:
         model: the compiled model.
         y: the partially observed latent.
-        kl: the ELBO's KL plan for the other latents, ``[(latent, term)]``.
+        kl: the ELBO's KL term over the other latents (bound; its weight and warm-up act
+            inside L and U).
         classification_weight: alpha, the weight of -log q(y|x) per labelled example
             relative to its bound (0: no classification term).
     """
 
-    def __init__(self, model, y: str, kl: list, classification_weight: float):
+    def __init__(self, model, y: str, kl, classification_weight: float):
         self.y = y
         self.held = (y,)
         self.q_y = next(f for f in model.inference if f.child == y)
@@ -77,11 +80,22 @@ class SemiSupervised:
         for f in model.likelihoods:
             rec = rec - f.log_prob(f.params(values), values[f.child])
         kl = torch.zeros_like(rec)
-        for z, term in self.kl:
-            kl = kl + term(values, q[z])
+        for entry in self.kl.plan:
+            kl = kl + self.kl.one(model, values, q, entry)
         return rec, kl, -model.log_p(self.y, values), q[self.y]
 
-    def terms(self, model, batch: dict, weight: float) -> dict:
+    def terms(self) -> list:
+        """The objective's terms, each reading its part of :meth:`compute`."""
+        parts = [_Part(self, "labelled", 1.0), _Part(self, "unlabelled", 1.0),
+                 _Part(self, "classification", self.classification_weight)]
+        return parts + [_Part(self, name, 0.0) for name in ("elbo", "reconstruction", "kl", "accuracy")]
+
+    def compute(self, trace) -> dict:
+        """Every part of the bound on the trace's batch, once per trace."""
+        return trace.cached(("semi-supervised", self.y),
+                            lambda: self._compute(trace.model, trace.batch, self.kl.weight_at(trace.step)))
+
+    def _compute(self, model, batch: dict, weight: float) -> dict:
         values = model.read_batch(batch)
         size = next(iter(values.values())).shape[0]
         labels, observed = model.read_labels(batch, self.y, size)
@@ -117,11 +131,8 @@ class SemiSupervised:
                 bound = bound + (probs * (rec + kl + nlp_y + log_q)).sum()
                 rec_sum = rec_sum + (probs * rec).sum()
                 kl_sum = kl_sum + (probs * kl).sum()
-        alpha = self.classification_weight
         terms = {"labelled": labelled_sum / size, "unlabelled": unlabelled_sum / size,
                  "classification": classification / size}
-        loss = terms["labelled"] + terms["unlabelled"]
-        terms["loss"] = loss + alpha * terms["classification"] if alpha else loss
         with torch.no_grad():
             terms["elbo"] = -bound / size
             terms["reconstruction"] = rec_sum / size
@@ -138,19 +149,20 @@ class SemiSupervised:
         return classes
 
     # ------------------------------------------------------------------ describe
-    def describe(self, model, phase, kl_weight, where: tuple[str, str]) -> list:
-        """The terms as Kingma et al. write them (Eq. 6-9), from the plan: L(x, y) from the
-        likelihoods, the other latents' KL terms (analytic or Monte Carlo, as ``bind``
-        chose, weighted by ``kl_weight``) and -log p(y); U(x) from q(y|x)."""
-        from .formula import WHERE_SEP, WHERE_SEP_LATEX, Notation, Term, join_sum, scaled
+    def describe(self, model, name: str):
+        """One term as Kingma et al. write it (Eq. 6-9), from the plan: L(x, y) from the
+        likelihoods, the other latents' KL terms (analytic or Monte Carlo, as the ELBO
+        chose, weighted by beta) and -log p(y); U(x) from q(y|x). Returns ``(text, latex,
+        where, where_latex)``."""
+        from .formula import WHERE_SEP, WHERE_SEP_LATEX, Notation, join_sum, scaled
 
-        q_edges = {f.child: f.edge for f in model.inference}
-        analytic = model.objective.kl_analytic
+        kl_weight = self.kl.weight_label()
+        where = self.kl.where()
         forms = []
         for latex in (False, True):
             nt = Notation(model.graph, latex, observed=self.held)
             parts = [nt.reconstruction(model.likelihoods)]
-            parts += [scaled(kl_weight, nt.kl_term(q_edges[z], analytic[z]), latex) for z, _ in self.kl]
+            parts += [scaled(kl_weight, nt.kl_term(f.edge, analytic), latex) for f, analytic in self.kl.latents]
             parts.append(nt.neg(nt.log(nt.prior(self.y))))
             reads = nt.vars(self.q_y.parents)
             big_l, big_u, big_h = (r"\mathcal{L}", r"\mathcal{U}", r"\mathcal{H}") if latex else ("L", "U", "H")
@@ -165,8 +177,26 @@ class SemiSupervised:
         (tl, tu, tc, defs_t), (ll, lu, lc, defs_l) = forms
         where_t = WHERE_SEP.join(filter(None, [*defs_t, where[0]]))
         where_l = WHERE_SEP_LATEX.join(filter(None, [*defs_l, where[1]]))
-        terms = [Term("labelled", tl, ll, phase.name, phase.groups, 1.0, where_t, where_l),
-                 Term("unlabelled", tu, lu, phase.name, phase.groups, 1.0, where_t, where_l)]
-        if self.classification_weight:
-            terms.append(Term("classification", tc, lc, phase.name, phase.groups, self.classification_weight))
-        return terms
+        if name == "classification":
+            return tc, lc, "", ""
+        return (tl, ll, where_t, where_l) if name == "labelled" else (tu, lu, where_t, where_l)
+
+
+class _Part(Term):
+    """One part of the semi-supervised bound (a key of :meth:`SemiSupervised.compute`)."""
+
+    def __init__(self, plan: SemiSupervised, name: str, weight: float):
+        super().__init__(name, weight)
+        self._plan = (plan,)  # a tuple: the plan is shared by the parts, not a submodule
+        self._where = ("", "")
+
+    def forward(self, trace):
+        return self._plan[0].compute(trace)[self.name]
+
+    def describe(self, model):
+        text, latex, *where = self._plan[0].describe(model, self.name)
+        self._where = tuple(where)
+        return text, latex
+
+    def where(self):
+        return self._where

@@ -22,36 +22,95 @@ class Trace:
     Args:
         model: the compiled model.
         batch: the batch (a dict of tensors).
+        strict: the data must give every visible node (the bounds' objectives), else a
+            GraphError naming the missing one; otherwise nodes no source reads may be absent.
+        step: the global training step, for terms whose weight or plan follows a schedule.
+
+    Attributes:
+        reported: the values of the terms computed so far in this evaluation, by key
+            (a :class:`~unidgm.inference.terms.base.Report` combines them).
     """
 
-    def __init__(self, model, batch: dict):
+    def __init__(self, model, batch: dict, strict: bool = False, step: int = 0):
         self.model = model
         self.batch = batch
+        self.strict = strict
+        self.step = step
+        self.reported: dict = {}
         self._cache: dict = {}
+        self._scored = None  # (values, q params, particle dims) of q's run on the batch
         self.size = _batch_size(batch)
 
-    def values(self, process: str, inputs: tuple = (), targets: tuple | None = None) -> dict:
+    def values(self, process: str, inputs: tuple = (), targets: tuple | None = None,
+               particles: int | None = None, grad: bool = True) -> dict:
         """Node values under ``process``: ``"data"``, ``"generative"``, ``"inference"`` (the
         process ``q``), any named inference process (``"q_x"``) or ``"reconstruction"`` (q
         on the data, then p's visible nodes from the inferred latents), with ``inputs``
         renaming batch keys for visible nodes. For the generative process, only the
-        ancestors of ``targets`` are sampled."""
-        key = (process, inputs, targets if process == "generative" else None)
+        ancestors of ``targets`` are sampled. ``particles`` draws that many samples of each
+        latent per example (a leading dimension); ``grad=False`` computes the values
+        without gradients, as a draw of their own (a discriminator's inputs)."""
+        process = "inference" if process == "q" else process
+        key = (process, inputs, targets if process == "generative" else None, particles, grad)
         if key not in self._cache:
-            if process in ("data", "generative", "inference", "reconstruction"):
+            if not grad:
+                with torch.no_grad():
+                    self._cache[key] = self.values(process, inputs, targets, particles)
+                return self._cache[key]
+            if process in ("data", "generative", "reconstruction"):
                 self._cache[key] = getattr(self, "_" + process)(dict(inputs), targets)
-            elif process in self.model.processes:
-                self._cache[key] = self._run(process, dict(inputs))
+            elif process == "inference" or process in self.model.processes:
+                self._cache[key] = self._run("q" if process == "inference" else process, dict(inputs), particles)
             else:
                 raise GraphError(f"no process '{process}': the sources are data, generative, inference, "
                                  f"reconstruction and the graph's inference processes "
                                  f"({', '.join(self.model.processes)})")
         return self._cache[key]
 
-    def q_params(self, inputs: tuple = (), process: str = "q") -> dict:
+    def q_params(self, inputs: tuple = (), process: str = "q", particles: int | None = None) -> dict:
         """The parameters of an inference process run on ``inputs`` (for densities of q)."""
-        self.values("inference" if process == "q" else process, inputs)
-        return self._cache[(process, "params", inputs)]
+        self.values("inference" if process == "q" else process, inputs, particles=particles)
+        return self._cache[(process, "params", inputs, particles)]
+
+    def held(self, particles: int | None = None) -> tuple[dict, dict]:
+        """q on the data with every draw held fixed (no gradient through a sample, no
+        gradient estimator): ``(values, q's parameters)``, the wake phases' draws."""
+        key = ("held", particles)
+        if key not in self._cache:
+            values = self._data({}, None)
+            q = self.model.run(values, particles=particles, estimators=False, detach=True)
+            self._cache[key] = (values, q)
+        return self._cache[key]
+
+    def dream(self) -> dict:
+        """As many draws of every node of the generative process as the batch has examples,
+        without gradients, given the batch's ``given`` nodes (the sleep phases' dreams)."""
+        if "dream" not in self._cache:
+            nodes = self.model.graph.nodes
+            given = {}
+            for n, node in nodes.items():
+                if node.given:
+                    if n not in self.batch:
+                        raise GraphError(f"the batch has no '{n}', a visible node of graph "
+                                         f"'{self.model.graph.name}'")
+                    given[n] = self.batch[n]
+            self._cache["dream"] = self.model.sample(self.size, given=given, mean=False)
+        return self._cache["dream"]
+
+    def cached(self, key, compute):
+        """``compute()`` once per trace under ``key``: a computation several terms share."""
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
+
+    def surrogate(self, per_example: torch.Tensor) -> torch.Tensor:
+        """``per_example`` with the score-function surrogate of q's non-reparameterized
+        draws on the batch (``CompiledModel.score_function``): the per-example cost is
+        their learning signal. Unchanged where the trace drew none."""
+        if self._scored is None or not self.model.score_latents:
+            return per_example
+        values, q, particle_dims = self._scored
+        return self.model.score_function(per_example, values, q, particle_dims=particle_dims)
 
     def shuffled(self, process: str, nodes: tuple, inputs: tuple = ()) -> dict:
         """The values of ``process`` with ``nodes`` permuted across the batch by one shared
@@ -67,7 +126,9 @@ class Trace:
         return self._cache[key]
 
     # ------------------------------------------------------------------ the processes
-    def _read(self, rename: dict, names) -> dict:
+    def _read(self, rename: dict, names, strict: bool = False) -> dict:
+        if strict and not rename:
+            return self.model.read_batch(self.batch)
         values = {}
         model = self.model
         for name in names:
@@ -77,15 +138,12 @@ class Trace:
         return values
 
     def _data(self, rename, targets):
-        return self._read(rename, [n for n, _, _ in self.model.visible])
+        return self._read(rename, [n for n, _, _ in self.model.visible], self.strict)
 
-    def _inference(self, rename, targets):
-        return self._run("q", rename)
-
-    def _run(self, process: str, rename: dict) -> dict:
+    def _run(self, process: str, rename: dict, particles: int | None = None) -> dict:
         """One inference process on the batch: its latents sampled in topological order."""
         model = self.model
-        values = self._read(rename, [n for n, _, _ in model.visible])
+        values = self._read(rename, [n for n, _, _ in model.visible], self.strict)
         factors = model.processes.get(process, ())
         explained = {f.child for f in factors}
         for f in factors:
@@ -95,8 +153,11 @@ class Trace:
                                      f"'{rename.get(p, p)}'; add it to the batch")
         # q's latents are drawn by their gradient estimators (a Gumbel relaxation), so that
         # gradients reach q through them wherever a term differentiates through its samples.
-        q = model.run(values, process) if process in model.processes else {}
-        self._cache[(process, "params", tuple(sorted(rename.items())))] = q
+        q = model.run(values, process, particles=particles) if process in model.processes else {}
+        inputs = tuple(sorted(rename.items()))
+        self._cache[(process, "params", inputs, particles)] = q
+        if process == "q" and not inputs and self._scored is None:
+            self._scored = (values, q, 1 if particles else 0)
         return values
 
     def _reconstruction(self, rename, targets):

@@ -1,20 +1,30 @@
 """Terms: the named scalars an objective sums (DESIGN, "The engine's shape", 3).
 
-``unidgm.compile(graph, objective, terms=[...])`` adds these to an objective's own terms:
+The named objectives assemble these from the graph; ``unidgm.compile(graph, objective,
+terms=[...])`` adds a user's:
 
+- :class:`Likelihood`: -log p(x | .) of the visible nodes at a source's values (reconstruction);
+- :class:`KL`: KL(q(z|.) || p(z|.)) per latent, analytic or Monte Carlo, with a warm-up;
+- :class:`ImportanceBound`: the k-sample bound L_k (Burda et al. 2016);
+- :class:`Report`: a reported combination of other terms (the ELBO);
 - :class:`PosteriorKL`: KL between two inference processes' posteriors of one latent
   (JMVAE-kl, Suzuki et al. 2016);
 - :class:`PriorFit`: a prior's maximum-likelihood fit to q's codes (VQ-VAE's second stage);
 - :class:`DensityRatioCritic` and its ``estimate()``, :class:`MutualInformation`: a critic's
-  density-ratio estimate of a mutual information from a shuffled source.
+  density-ratio estimate of a mutual information from a shuffled source;
+- the adversarial game's and wake-sleep's terms, in :mod:`.adversarial` and :mod:`.wake_sleep`.
 
 An adversary on a reconstruction is an adversarial edge, ``g.adversarial("x", D,
 fake="reconstruction")``, compiled by the adversarial objective.
 """
-from .base import Term
+from .base import Report, Term
 from .density_ratio import DensityRatioCritic, MutualInformation
+from .importance import ImportanceBound
+from .kl import KL
+from .likelihood import Likelihood
 from .posterior_kl import PosteriorKL
 from .prior_fit import PriorFit
 from .sum import TermSum
 
-__all__ = ["DensityRatioCritic", "MutualInformation", "PosteriorKL", "PriorFit", "Term", "TermSum"]
+__all__ = ["DensityRatioCritic", "ImportanceBound", "KL", "Likelihood", "MutualInformation", "PosteriorKL",
+           "PriorFit", "Report", "Term", "TermSum"]
