@@ -94,8 +94,9 @@ def test_edge_without_parents_and_repeated_parents():
     g = unidgm.Graph()
     g.visible("x", "bernoulli", shape=(X,))
     g.latent("z", "normal", shape=(Z,))
-    with pytest.raises(GraphError, match=r"generative edge needs at least one parent.*prior="):
-        g.generative([], "x", MLP(Z, [], X))
+    with pytest.raises(GraphError, match=r"inference edge needs at least one parent.*prior="):
+        g.inference([], "z", MLP(Z, [], 2 * Z))
+    g.generative([], "z", MLP(Z, [], 2 * Z))  # a prior network: tests/inference/test_prior_network.py
     with pytest.raises(GraphError, match=r"generative edge: parents \('z', 'z'\) repeat a node"):
         g.generative(["z", "z"], "x", MLP(2 * Z, [], X))
 

@@ -179,7 +179,9 @@ def test_any_graph_with_both_processes_compiles():
     assert all(torch.isfinite(v) for v in terms.values())
     model = unidgm.compile(cvae(), "wake-sleep")
     batch = labelled_batch()
-    dream = model.objective.dream(model, batch)
+    from unidgm.inference.sources import Trace
+
+    dream = Trace(model, batch).dream()
     assert torch.equal(dream["y"], F.one_hot(batch["y"], C).float()) and dream["x"].shape == batch["x"].shape
     assert all(torch.isfinite(v) for v in model.loss(batch).values())
 

@@ -98,7 +98,10 @@ class Graph:
     def generative(self, parents, child: str, net: nn.Module, *, deterministic: bool = False,
                    combine: str = "concat", process: str = "p", name: str | None = None) -> Edge:
         """Declares p_theta(child | parents), computed by ``net`` (a solid arrow).
-        ``deterministic=True``: the child is ``net``'s output (hollow arrowhead). ``name``
+        ``deterministic=True``: the child is ``net``'s output (hollow arrowhead). With no
+        parents (``[]``) the edge is a prior network, p_theta(child): ``net`` receives an
+        empty ``(batch, 0)`` tensor (the batch size and device) and returns the prior's
+        parameters, as any edge's network does. ``name``
         names the edge (its network is stored under it); ``process`` is ``"p"``, the
         generative process."""
         return self._add_edge("generative", parents, child, net, deterministic, combine, process=process, label=name)
@@ -276,8 +279,9 @@ class Graph:
         if isinstance(parents, str):
             parents = (parents,)
         parents = tuple(parents)
-        if not parents:
-            raise GraphError(f"a {kind} edge needs at least one parent; a latent without parents gets prior=...")
+        if not parents and kind != "generative":  # a parentless generative edge is a prior network
+            raise GraphError(f"a {kind} edge needs at least one parent; a latent without parents gets prior=... "
+                             f"or a generative edge g.generative([], latent, net) (a prior network)")
         for p in parents:
             if p not in self._nx:
                 raise GraphError(f"{kind} edge: parent '{p}' is not declared; declare it with "

@@ -397,7 +397,7 @@ class CompiledModel(nn.Module):
                 continue
             f = self.generative.get(name)
             if f is not None:
-                params = f.params(values)
+                params = f.params(values, n)
                 values[name] = (f.family.mean(params) if mean and node.role == "visible" and not f.deterministic
                                 else f.sample(params))
             elif node.prior is not None:

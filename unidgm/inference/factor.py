@@ -23,7 +23,7 @@ class Factor:
 
     __slots__ = ("edge", "child", "parents", "net", "family", "shape", "event_dims",
                  "param_shape", "deterministic", "parent_dims", "parent_shapes", "parent_sizes", "single",
-                 "concat", "parent_indices")
+                 "concat", "parent_indices", "node_dims")
 
     def __init__(self, edge: Edge, nodes: dict[str, Node], family: Family):
         node = nodes[edge.child]
@@ -45,10 +45,26 @@ class Factor:
         # parents carried as class indices are integers (an embedding's input)
         self.parent_indices = tuple(make_family(nodes[p].family, **nodes[p].options).indices for p in edge.parents)
         self.single = len(edge.parents) == 1
+        # a prior network reads the batch size off any value: each node's event rank locates it
+        self.node_dims = {} if edge.parents else {n: len(nd.shape) for n, nd in nodes.items()}
         self.concat = edge.combine == "concat"
 
-    def inputs(self, values: dict[str, torch.Tensor]):
-        """The network's input and the leading (batch, particle) shape of the values."""
+    def inputs(self, values: dict[str, torch.Tensor], size: int | None = None):
+        """The network's input and the leading (batch, particle) shape of the values. A prior
+        network (no parents) reads an empty ``(size, 0)`` tensor; ``size`` defaults to the
+        batch size of the values."""
+        if not self.parents:
+            like = None
+            for name, v in values.items():
+                if name in self.node_dims and v.dim() > self.node_dims[name]:
+                    like = v
+                    if size is None:
+                        size = v.shape[v.dim() - self.node_dims[name] - 1]
+                    break
+            if size is None:
+                raise GraphError(f"edge {self.edge.name} (a prior network) needs a batch size, and no value gives one")
+            device = like.device if like is not None else self.device()
+            return torch.zeros((size, 0), device=device), (size,)
         if self.single:
             v = values[self.parents[0]]
             nlead = v.dim() - self.parent_dims[0]
@@ -64,8 +80,16 @@ class Factor:
                               for v, s, n in zip(vs, self.parent_shapes, self.parent_sizes)], -1), lead
         return {p: v.expand(lead + s).reshape((-1,) + s) for p, v, s in zip(self.parents, vs, self.parent_shapes)}, lead
 
-    def params(self, values: dict[str, torch.Tensor]) -> tuple[torch.Tensor, ...]:
-        x, lead = self.inputs(values)
+    def device(self) -> torch.device:
+        """The device of the network's parameters (or buffers; CPU where it has none)."""
+        for t in self.net.parameters():
+            return t.device
+        for t in self.net.buffers():
+            return t.device
+        return torch.device("cpu")
+
+    def params(self, values: dict[str, torch.Tensor], size: int | None = None) -> tuple[torch.Tensor, ...]:
+        x, lead = self.inputs(values, size)
         out = self.net(x)
         if len(lead) != 1 or out.shape[1:] != self.param_shape:
             out = out.reshape(lead + self.param_shape)
@@ -97,7 +121,7 @@ class Factor:
         try:
             with torch.no_grad():
                 net.eval()
-                x, _ = self.inputs(values)
+                x, _ = self.inputs(values, 2)
                 try:
                     out = net(x)
                 except Exception as e:

@@ -43,17 +43,13 @@ References:
 """
 from __future__ import annotations
 
-import math
-
-import torch
-
 from typing import Annotated
 
 from ..errors import ConfigError
-from .formula import Formula, Notation, Term
 from .iwae import Particles
 from ..options import Option, checks_options
 from .objective import Phase
+from .terms.wake_sleep import ReweightedWake, ReweightedWakePhi, Sleep
 from .wake_sleep import WakeSleep
 
 #: q's mix of wake-phi (1) and sleep-phi (0)
@@ -80,67 +76,16 @@ class RWS(WakeSleep):
                               f"use k >= 2, or insomnia=0 (sleep-phi alone), got k=1 and insomnia={insomnia}")
         self.k = int(k)
         self.insomnia = float(insomnia)
-        self._log_k = math.log(self.k)
         self.phases = [Phase("rws", ("generative", "inference"), "loss")]
 
-    def terms(self, model, batch, phase: str | None = None):
-        if phase not in (None, "rws"):
-            raise ConfigError(f"rws: unknown phase {phase!r}; its one phase is 'rws'")
-        values = model.read_batch(batch)
-        q = self.draw(model, values, self.k)
-        log_p = self.log_joint(model, values)        # (K, B), theta's gradient
-        log_q = self.log_q(model, values, q)         # (K, B), phi's gradient
-        log_w = log_p - log_q.detach()
-        bound = torch.logsumexp(log_w, 0) - self._log_k
-        terms = {"wake_theta": -bound.mean()}
-        loss = terms["wake_theta"]
+    def assemble(self, model) -> list:
+        self.check(model)
+        terms = [ReweightedWake(self.k)]
         if self.insomnia > 0:
-            weights = torch.softmax(log_w.detach(), 0)
-            terms["wake_phi"] = -(weights * log_q).sum(0).mean()
-            loss = loss + self.insomnia * terms["wake_phi"]
+            terms.append(ReweightedWakePhi(self.k, weight=self.insomnia))
         if self.insomnia < 1:
-            terms["sleep_phi"] = self.sleep(model, batch)
-            loss = loss + (1 - self.insomnia) * terms["sleep_phi"]
-        terms["loss"] = loss
-        with torch.no_grad():
-            terms["iwae"] = bound.mean().detach()
-            terms["elbo"] = log_w.mean().detach()
+            terms.append(Sleep("sleep_phi", 1 - self.insomnia, phase=None))
         return terms
-
-    # ------------------------------------------------------------------ the formula
-    def describe(self, model) -> Formula:
-        phase = self.phases[0]
-        built = {}
-        for latex in (False, True):
-            n = Notation(model.graph, latex=latex)
-            built[latex] = self._texts(model, n)
-        terms = []
-        for name, weight in (("wake_theta", 1.0), ("wake_phi", self.insomnia), ("sleep_phi", 1 - self.insomnia)):
-            if weight == 0 and name != "wake_theta":
-                continue
-            (text, where), (latex, where_latex) = built[False][name], built[True][name]
-            terms.append(Term(name, text, latex, phase.name, phase.groups, weight, where, where_latex))
-        return Formula(self.name, tuple(terms))
-
-    def _texts(self, model, n) -> dict:
-        """Each term's body and its ``where`` definitions, in one notation."""
-        latents = self._latents
-        visible = [f.child for f in model.likelihoods]
-        p = n.dist("generative", n.comma.join([n.var(x) for x in visible] + [n.particle(h, "k") for h in latents]))
-        q_read = sorted({r for f in model.inference for r in f.parents if r not in latents},
-                        key=list(model.graph.nodes).index)
-        q = n.dist("inference", n.comma.join(n.particle(h, "k") for h in latents), n.vars(q_read))
-        draws = n.draws(latents, "inference", self.k)
-        if n.latex:
-            w_def = rf"w_k = \frac{{{p}}}{{{q}}},\ \bar w_k = \frac{{w_k}}{{\sum_j w_j}}"
-            theta = n.neg(n.expect(draws, rf"\log \frac{{1}}{{{self.k}}} \sum_{{k=1}}^{{{self.k}}} w_k"))
-            phi = n.neg(n.expect(draws, r"\sum_k \bar w_k " + n.log(q)))
-            w_def += r"\ (q \text{ fixed in } w_k,\ \bar w_k \text{ fixed in wake-}\phi)"
-        else:
-            w_def = f"w_k = {p} / {q}, wbar_k = w_k / sum_j w_j (q fixed in w_k, wbar_k fixed in wake_phi)"
-            theta = n.neg(n.expect(draws, f"log (1/{self.k}) sum_k w_k"))
-            phi = n.neg(n.expect(draws, "sum_k wbar_k " + n.log(q)))
-        return {"wake_theta": (theta, w_def), "wake_phi": (phi, w_def), "sleep_phi": (self._sleep_text(model, n), "")}
 
     def __repr__(self):
         return f"rws(k={self.k}, insomnia={self.insomnia:g})"

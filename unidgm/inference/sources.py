@@ -179,7 +179,7 @@ class Trace:
                 continue
             f = model.generative.get(name)
             if f is not None:
-                values[name] = f.sample(f.params(values))
+                values[name] = f.sample(f.params(values, self.size))
             elif graph.nodes[name].prior is not None:
                 values[name] = model.sample_prior(name, self.size)
             elif graph.nodes[name].given:

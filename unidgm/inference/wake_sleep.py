@@ -28,8 +28,7 @@ inference edge (the wake phase samples it) and a prior or a generative edge (the
 phase dreams it); every visible node that is not ``given`` has a stochastic likelihood.
 ``given`` nodes (labels) are read from the batch in both phases.
 
-This module also holds the machinery reweighted wake-sleep shares: drawing q's samples
-held fixed, scoring them under p and q, and dreaming.
+The terms (:mod:`unidgm.inference.terms.wake_sleep`) are shared with reweighted wake-sleep.
 
 References:
     Hinton, Dayan, Frey & Neal (1995), "The wake-sleep algorithm for unsupervised neural
@@ -39,11 +38,9 @@ References:
 """
 from __future__ import annotations
 
-import torch
-
-from ..errors import ConfigError, GraphError
-from .formula import Formula, Notation, Term
+from ..errors import GraphError
 from .objective import Objective, Phase, require_likelihoods
+from .terms.wake_sleep import Sleep, Wake
 
 
 class WakeSleep(Objective):
@@ -56,7 +53,9 @@ class WakeSleep(Objective):
         self.phases = [Phase("wake", ("generative",), "wake"), Phase("sleep", ("inference",), "sleep")]
 
     # ------------------------------------------------------------------ compile time
-    def bind(self, model) -> None:
+    def check(self, model) -> None:
+        """The graph suits wake-sleep: every latent is sampled by a stochastic q (wake) and
+        dreamt by a prior or a stochastic generative edge (sleep); raises GraphError."""
         graph = model.graph
         for e in graph.edges_of("adversarial"):
             raise GraphError(f"adversarial edge {e.name}: the '{self.name}' objective has no adversarial terms; remove "
@@ -78,104 +77,10 @@ class WakeSleep(Objective):
                 raise GraphError(f"edge {gen.edge.name} is deterministic, but the wake phase needs the density "
                                  f"p({z}|...); make it stochastic (drop deterministic=True)")
         require_likelihoods(model, "the wake phase")
-        nodes = graph.nodes
-        self._given = tuple(n for n, node in nodes.items() if node.given)
-        self._first_visible = next(n for n, node in nodes.items() if node.role == "visible")
-        # log p(x, h) = sum of the likelihoods and of each latent's prior or generative edge.
-        self._latents = tuple(f.child for f in model.inference)
 
-    # ------------------------------------------------------------------ shared machinery
-    @staticmethod
-    def draw(model, values: dict, particles: int | None = None) -> dict:
-        """Runs q on ``values`` (in place) with every draw held fixed (no gradient through
-        a sample); returns each latent's q parameters, which carry phi's gradient."""
-        return model.run(values, particles=particles, estimators=False, detach=True)
-
-    def log_joint(self, model, values: dict) -> torch.Tensor:
-        """log p_theta(x, h) per example (and particle)."""
-        log_p = 0.0
-        for f in model.likelihoods:
-            log_p = log_p + f.log_prob(f.params(values), values[f.child])
-        for z in self._latents:
-            log_p = log_p + model.log_p(z, values)
-        return log_p
-
-    @staticmethod
-    def log_q(model, values: dict, q: dict) -> torch.Tensor:
-        """log q_phi(h | x) per example (and particle) at the values q drew."""
-        log_q = 0.0
-        for f in model.inference:
-            log_q = log_q + f.log_prob(q[f.child], values[f.child])
-        return log_q
-
-    def dream(self, model, batch: dict) -> dict:
-        """As many draws (h, x) ~ p_theta as the batch has examples (no gradient), with
-        the batch's ``given`` nodes."""
-        try:
-            n = batch[self._first_visible].shape[0]
-            given = {g: batch[g] for g in self._given}
-        except KeyError as e:
-            raise GraphError(f"the batch has no '{e.args[0]}', a visible node of graph '{model.graph.name}'") from None
-        except AttributeError:
-            raise GraphError("the batch must map each visible node to a tensor") from None
-        return model.sample(n, given=given, mean=False)
-
-    def sleep(self, model, batch: dict) -> torch.Tensor:
-        """-log q_phi(h | x) on dreams, averaged: the sleep phase's loss (sleep-phi)."""
-        values = self.dream(model, batch)
-        log_q = 0.0
-        for f in model.inference:
-            log_q = log_q + f.log_prob(f.params(values), values[f.child])
-        return -log_q.mean()
-
-    # ------------------------------------------------------------------ the terms
-    def terms(self, model, batch, phase: str | None = None):
-        if phase not in (None, "wake", "sleep"):
-            raise ConfigError(f"{self.name}: unknown phase {phase!r}; its phases are wake and sleep")
-        terms = {}
-        if phase != "sleep":
-            values = model.read_batch(batch)
-            q = self.draw(model, values)
-            log_p = self.log_joint(model, values)
-            terms["wake"] = -log_p.mean()
-            with torch.no_grad():
-                terms["elbo"] = (log_p - self.log_q(model, values, q)).mean()
-        if phase != "wake":
-            terms["sleep"] = self.sleep(model, batch)
-        terms["loss"] = terms.get("wake", 0.0) + terms.get("sleep", 0.0)
-        return terms
-
-    # ------------------------------------------------------------------ the formula
-    def describe(self, model) -> Formula:
-        body = {"wake": self._wake_text, "sleep": self._sleep_text}
-        terms = []
-        for phase in self.phases:
-            text, latex = (body[phase.name](model, Notation(model.graph, latex=t)) for t in (False, True))
-            terms.append(Term(phase.loss, text, latex, phase.name, phase.groups))
-        return Formula(self.name, tuple(terms))
-
-    def _joint_logs(self, model, n) -> str:
-        """``log p(h2) + log p(h1|h2) + log p(x|h1)``, in the generative process's order."""
-        parts = []
-        for name in model.generative_order:
-            if name in model.generative and (name in self._latents or model.graph.nodes[name].role == "visible"):
-                parts.append(n.log(n.edge(model.generative[name].edge)))
-            elif name in self._latents:
-                parts.append(n.log(n.prior(name)))
-        return " + ".join(parts)
-
-    def _q_logs(self, model, n) -> str:
-        return " + ".join(n.log(n.edge(f.edge)) for f in model.inference)
-
-    def _wake_text(self, model, n) -> str:
-        """-E_q(h|x)[log p(x, h)]: the wake phase (q's draw held fixed)."""
-        return n.neg(n.expect(n.scope(self._latents), self._joint_logs(model, n)))
-
-    def _sleep_text(self, model, n) -> str:
-        """-E_p(x,h)[log q(h|x)]: the sleep phase, on dreams."""
-        nodes = [name for name in model.generative_order if name in self._latents or
-                 (model.graph.nodes[name].role == "visible" and not model.graph.nodes[name].given)]
-        return n.neg(n.expect(n.scope(nodes, "generative"), self._q_logs(model, n)))
+    def assemble(self, model) -> list:
+        self.check(model)
+        return [Wake(), Sleep()]
 
     def __repr__(self):
         return self.name

@@ -83,6 +83,8 @@ def edge_label(edge) -> str:
     if edge.deterministic:
         fn = "G" if edge.kind == "generative" else "E"
         label = f"{edge.child} = {fn}_{param}({parents})"
+    elif not edge.parents:  # a prior network
+        label = f"{letter}_{param}({edge.child})"
     else:
         label = f"{letter}_{param}({edge.child}|{parents})"
     return label if edge.kind == "adversarial" or edge.default_process else f"{label} [{edge.process}]"
@@ -130,6 +132,8 @@ def diagram_spec(graph_or_model, caption: str | None = None) -> dict:
     edges = []
     for e in graph.edges:
         label = edge_label(e)
+        if not e.parents:  # a prior network has no arc: its label sits beside its node
+            nodes[e.child]["attrs"]["xlabel"] = " " + label + " "
         for i, p in enumerate(e.parents):
             attrs = {**EDGE_STYLE[e.kind], "arrowhead": ARROWHEAD[e.deterministic], "fontname": FONT,
                      "fontsize": "11",
