@@ -391,18 +391,32 @@ class CompiledModel(nn.Module):
         for name, node in nodes.items():
             if node.given and name not in values:
                 raise GraphError(f"sampling needs the given node '{name}': pass sample(n, given={{'{name}': ...}})")
-        for name in self.generative_order:
-            node = nodes[name]
-            if name in values or node.role == "indicator":
+        return self.generate(values, n, mean=mean)
+
+    def generate(self, values: dict, n: int, targets: tuple | None = None, mean: bool = False) -> dict:
+        """Runs the generative process on ``values`` (in place), ancestrally: each node p
+        explains that ``values`` lacks, in topological order (only the ancestors of
+        ``targets`` where given), from its edge's draw or its prior's; with ``mean``, the
+        visible nodes hold their distribution's mean. The one implementation of ancestral
+        sampling: ``sample``, the trace's generative source and the sleep phases' dreams
+        call it. Returns ``values``."""
+        order, given = self.generative_plan(targets)
+        nodes = self.graph.nodes
+        for name in given:
+            if name not in values:
+                raise GraphError(f"the generative process needs the given node '{name}'; pass its values "
+                                 f"(sample(n, given={{'{name}': ...}}), or a batch with '{name}')")
+        for name in order:
+            if name in values:
                 continue
             f = self.generative.get(name)
             if f is not None:
                 params = f.params(values, n)
-                values[name] = (f.family.mean(params) if mean and node.role == "visible" and not f.deterministic
+                values[name] = (f.family.mean(params) if mean and nodes[name].role == "visible" and not f.deterministic
                                 else f.sample(params))
-            elif node.prior is not None:
+            elif nodes[name].prior is not None:
                 values[name] = self.sample_prior(name, n)
-            elif node.role == "latent":
+            elif nodes[name].role == "latent":  # a visible node p does not explain is only read by q
                 raise GraphError(f"latent '{name}' has no prior and no generative edge, so the generative process "
                                  f"cannot sample it (an autoencoder cannot generate); give it prior='standard' "
                                  f"or pass its values in given=")

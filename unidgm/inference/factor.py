@@ -16,6 +16,7 @@ import torch
 from ..errors import GraphError
 from ..graph.elements import Edge, Node
 from ..graph.families import Family
+from ..nets.output import Output, Params
 
 
 class Factor:
@@ -91,6 +92,11 @@ class Factor:
     def params(self, values: dict[str, torch.Tensor], size: int | None = None) -> tuple[torch.Tensor, ...]:
         x, lead = self.inputs(values, size)
         out = self.net(x)
+        if not isinstance(out, torch.Tensor):  # an Output: the value the family reads, and aux
+            return Params(self._read(out.value, lead), _unfold_aux(out.aux, lead))
+        return self._read(out, lead)
+
+    def _read(self, out: torch.Tensor, lead) -> tuple:
         if len(lead) != 1 or out.shape[1:] != self.param_shape:
             out = out.reshape(lead + self.param_shape)
         if self.deterministic:
@@ -111,6 +117,20 @@ class Factor:
         return self.family.log_prob(params, value, self.event_dims)
 
     # ------------------------------------------------------------------ compile time
+    def aux_keys(self) -> tuple[str, ...]:
+        """The ``aux`` keys the network returns (an :class:`~unidgm.nets.Output`), from a
+        run on zeros of the parents' shapes (batch of 2); () for a plain tensor."""
+        values = {p: torch.zeros((2,) + s, dtype=torch.long if i else torch.get_default_dtype(), device=self.device())
+                  for p, s, i in zip(self.parents, self.parent_shapes, self.parent_indices)}
+        was_training = self.net.training
+        try:
+            with torch.no_grad():
+                self.net.eval()
+                out = self.net(self.inputs(values, 2)[0])
+        finally:
+            self.net.train(was_training)
+        return tuple(out.aux) if isinstance(out, Output) else ()
+
     def dry_run(self) -> None:
         """Runs the network once on zeros of the parents' shapes (batch of 2) and checks
         that its output fits the child; raises GraphError naming the edge otherwise."""
@@ -132,8 +152,11 @@ class Factor:
                         f"({self.edge.combine} of {', '.join(self.parents)})") from e
         finally:
             net.train(was_training)
-        if not isinstance(out, torch.Tensor):
-            raise GraphError(f"edge {self.edge.name}: the network must return one tensor, got {type(out).__name__}")
+        if isinstance(out, Output) and isinstance(out.value, torch.Tensor) and isinstance(out.aux, dict):
+            out = out.value
+        elif not isinstance(out, torch.Tensor):
+            raise GraphError(f"edge {self.edge.name}: the network must return one tensor or a unidgm.nets.Output "
+                             f"(value, aux dict), got {type(out).__name__}")
         want = 1
         for s in self.param_shape:
             want *= s
@@ -144,3 +167,13 @@ class Factor:
                 f"edge {self.edge.name}: the network's output has shape {tuple(out.shape[1:])} per example, but node "
                 f"'{self.child}' of shape {self.shape} needs {what}: {want} numbers per example, e.g. shape "
                 f"{self.param_shape}; change the network's output size to {want}")
+
+
+def _unfold_aux(aux: dict, lead) -> dict:
+    """Per-example auxiliary values back to the values' leading (particle, batch) shape."""
+    if len(lead) == 1:
+        return aux
+    n = 1
+    for d in lead:
+        n *= d
+    return {k: v.reshape(lead + v.shape[1:]) if v.dim() and v.shape[0] == n else v for k, v in aux.items()}

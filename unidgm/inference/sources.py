@@ -171,24 +171,13 @@ class Trace:
 
     def _generative(self, rename, targets):
         model = self.model
-        graph = model.graph
-        order, given = model.generative_plan(targets)
+        _, given = model.generative_plan(targets)
         values = self._read(rename, given)
-        for name in order:
-            if name in values:
-                continue
-            f = model.generative.get(name)
-            if f is not None:
-                values[name] = f.sample(f.params(values, self.size))
-            elif graph.nodes[name].prior is not None:
-                values[name] = model.sample_prior(name, self.size)
-            elif graph.nodes[name].given:
+        for name in given:
+            if name not in values:
                 raise GraphError(f"the generative process needs the given node '{name}', but the batch has no "
                                  f"'{rename.get(name, name)}'")
-            else:
-                raise GraphError(f"latent '{name}' has no prior and no generative edge, so the generative process "
-                                 f"cannot sample it; give it prior='standard'")
-        return values
+        return model.generate(values, self.size, targets)
 
 
 def _batch_size(batch: dict) -> int:

@@ -7,6 +7,8 @@ terms=[...])`` adds a user's:
 - :class:`KL`: KL(q(z|.) || p(z|.)) per latent, analytic or Monte Carlo, with a warm-up;
 - :class:`ImportanceBound`: the k-sample bound L_k (Burda et al. 2016);
 - :class:`Report`: a reported combination of other terms (the ELBO);
+- :class:`AuxiliaryLoss`: a loss an edge's network returns beside its value (``unidgm.nets.Output``,
+  a quantizer's codebook and commitment losses);
 - :class:`PosteriorKL`: KL between two inference processes' posteriors of one latent
   (JMVAE-kl, Suzuki et al. 2016);
 - :class:`PriorFit`: a prior's maximum-likelihood fit to q's codes (VQ-VAE's second stage);
@@ -17,6 +19,7 @@ terms=[...])`` adds a user's:
 An adversary on a reconstruction is an adversarial edge, ``g.adversarial("x", D,
 fake="reconstruction")``, compiled by the adversarial objective.
 """
+from .auxiliary import AuxiliaryLoss
 from .base import Report, Term
 from .density_ratio import DensityRatioCritic, MutualInformation
 from .importance import ImportanceBound
@@ -26,5 +29,5 @@ from .posterior_kl import PosteriorKL
 from .prior_fit import PriorFit
 from .sum import TermSum
 
-__all__ = ["DensityRatioCritic", "ImportanceBound", "KL", "Likelihood", "MutualInformation", "PosteriorKL",
+__all__ = ["AuxiliaryLoss", "DensityRatioCritic", "ImportanceBound", "KL", "Likelihood", "MutualInformation", "PosteriorKL",
            "PriorFit", "Report", "Term", "TermSum"]
