@@ -72,6 +72,7 @@ def run_one(estimator: str, seed: int, data, args) -> dict:
     labels = test["y"].argmax(-1) if test["y"].dim() > 1 else test["y"]
     elbo = float(torch.cat([model.loss({"x": x[i:i + 500]})["elbo"].reshape(1) for i in range(0, len(x), 500)]).mean())
     return {"estimator": estimator, "seed": seed, "minutes": args.minutes, "steps": summary["steps"],
+            "stopped_by": summary["stopped_by"],
             "test_elbo": elbo, **cluster_code(model, x, labels, args.k)}
 
 

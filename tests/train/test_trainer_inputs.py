@@ -159,3 +159,10 @@ def test_wgan_gp_critic_steps_each_read_fresh_real_data():
     Trainer(model, data, max_steps=2, batch_size=16, monitor=None, device="cpu", progress=False).fit()
     assert len(seen) == 10
     assert len({tuple(b.flatten().tolist()) for b in seen}) == 10  # no two critic steps share a batch
+
+
+def test_a_budget_given_to_the_trainer_is_the_only_one(fakes, data, quiet):
+    """Trainer(model, data, max_steps=N) trains N steps, not min(N, the default 10 epochs)."""
+    trainer = Trainer(fakes.TinyVAE(), data, max_steps=10_000, **quiet)
+    assert trainer.config.epochs is None and trainer.config.max_steps == 10_000
+    assert Trainer(fakes.TinyVAE(), data, **quiet).config.epochs == 10  # no budget at all: 10 epochs

@@ -214,7 +214,7 @@ class CompiledModel(nn.Module):
 
     def run(self, values: dict[str, torch.Tensor], process: str = "q", *, particles: int | None = None,
             held: tuple = (), mean: bool = False, estimators: bool = True, detach: bool = False,
-            partial: bool = False) -> dict[str, tuple]:
+            partial: bool = False, draw=None) -> dict[str, tuple]:
         """Runs an inference process on ``values`` (in place): each latent it explains, in
         topological order, gets a value, and the parameters of each are returned. The one
         implementation of running q: the objectives, the trace's sources, ``encode``, the
@@ -230,6 +230,8 @@ class CompiledModel(nn.Module):
                 detached draw) rather than the family's sampler.
             detach: hold every draw fixed (no gradient through a sample: wake-sleep).
             partial: skip latents whose parents ``values`` lacks instead of failing.
+            draw: ``draw(factor, params) -> value`` in place of sampling (the Pyro guide's
+                ``pyro.sample`` sites).
         """
         plan = self.q_plan if process == "q" and estimators else [(f, None) for f in self.processes[process]]
         q = {}
@@ -240,7 +242,9 @@ class CompiledModel(nn.Module):
             q[f.child] = params
             if held and f.child in held:
                 continue
-            if mean:
+            if draw is not None:
+                value = draw(f, params)
+            elif mean:
                 value = params[0] if f.deterministic else f.family.mean(params)
             elif estimator is not None:
                 value = estimator.sample(f, params, particles)

@@ -139,8 +139,11 @@ class Trainer:
             checkpoint = load_checkpoint(checkpoint_path)
             if config is None:
                 config = _stored_config(checkpoint, checkpoint_path)
-        config = config or TrainConfig()
-        if overrides:
+        if config is None:
+            # built from the overrides, so that a budget given here (minutes=5) is the only one,
+            # not one beside the default 10 epochs
+            config = TrainConfig(**overrides)
+        elif overrides:
             config = config.replace(**overrides)
         defaults = getattr(model, "training_defaults", None)
         config = config.resolved(defaults() if callable(defaults) else {})
