@@ -27,22 +27,25 @@ discriminator's belief that it is real. With ``importance_weights=k`` the non-sa
 generator loss of each group of k samples is reweighted by the normalised importance
 weights D(x) / (1 - D(x)) = exp(v) (the importance-weighted GAN). Both follow Hu et al.'s
 description (Sec. 4); the paper's exact equations were not at hand when this was written.
+
+The objective assembles these as term objects (:mod:`unidgm.inference.terms.adversarial`:
+``Discriminator``, ``DivergenceEstimate``, ``Generator``, ``CodeLikelihood``, with the
+reconstruction and Monte Carlo KL as ``MeanLikelihood`` and ``MeanKL`` and the bound as
+``BoundReport``), which the :class:`~unidgm.inference.objective.Objective` base sums per
+phase and describes.
 """
 from __future__ import annotations
 
-import math
 from typing import Annotated
 
 import networkx as nx
-import torch
-import torch.nn.functional as F
 
 from ..errors import ConfigError, GraphError
-from .divergences import DIVERGENCES, make_divergence
-from .factor import Factor
 from ..options import Option, Size, Steps, Weight, checks_options
+from .divergences import DIVERGENCES, make_divergence
 from .objective import Objective, Phase
-from .sources import Trace
+from .terms.adversarial import (AdversarialEdge, BoundReport, CodeLikelihood, Discriminator, DivergenceEstimate,
+                                Generator, MeanKL, MeanLikelihood, ganin_weight, has_estimate, importance_weighted)
 
 #: a divergence's name (see :mod:`unidgm.inference.divergences`)
 Divergence = Annotated[str, Option(choices=DIVERGENCES)]
@@ -51,45 +54,6 @@ DivergenceOptions = Annotated[dict, Option(dict, example={"penalty": 10.0})]
 #: the importance-weighted GAN's group size (0: off)
 GroupSize = Annotated[int, Option(int, low=2, also=(0,), help="samples weighted together; 0: off")]
 LearningRate = Annotated[float, Option(float, low=0, open_low=True, example=1e-3)]
-
-
-class AdversarialEdge:
-    """One adversarial edge at run time: its discriminator and its two sides."""
-
-    def __init__(self, model, edge):
-        nodes = dict(model.graph.nodes)
-        self.edge = edge
-        self.factor = Factor(edge, nodes, model.families[edge.child])
-        self.nodes = edge.parents
-        self.sides = ((edge.real, edge.real_inputs), (edge.fake, edge.fake_inputs))
-        self.generated = edge.parents  # the objective widens it so every term shares one draw
-        self.trainable = tuple(_depends_on_parameters(model, process, edge.parents) for process, _ in self.sides)
-        # An adversary on explicit, non-reparameterizable visible nodes acts through
-        # likelihood weights (AAVAE) rather than through the generator's samples.
-        self.weights_likelihood = edge.fake == "generative" and all(
-            nodes[n].role == "visible" and n in model.generative and not model.generative[n].deterministic
-            and not model.generative[n].family.reparameterized for n in edge.parents)
-
-    def values(self, trace: Trace, side: int) -> dict:
-        process, inputs = self.sides[side]
-        return trace.values(process, inputs, self.generated if process == "generative" else None)
-
-    def critic(self, values: dict) -> torch.Tensor:
-        """The discriminator's raw output v per example, shape (B,)."""
-        return self.factor.params(values)[0].reshape(-1)
-
-
-def _depends_on_parameters(model, process: str, nodes) -> bool:
-    """Whether values of ``nodes`` under ``process`` carry gradients to the generative or
-    inference parameters (the data carries none; a standard prior alone carries none)."""
-    if process == "data":
-        return False
-    if process == "reconstruction":  # decoded by p from codes q inferred
-        return True
-    if process == "inference":
-        return any(f.child in nodes for f in model.inference) or any(
-            model.graph.nodes[n].role == "latent" for n in nodes)
-    return any(n in model.generative or n in model.learned_priors for n in nodes)
 
 
 class Adversarial(Objective):
@@ -118,6 +82,8 @@ class Adversarial(Objective):
     name = "adversarial"
     # Radford et al. (2016), Sec. 4: Adam with learning rate 2e-4 and beta1 = 0.5.
     optimizer_defaults = {"lr": 2e-4, "betas": (0.5, 0.999)}
+    #: the batch need only give the nodes the game's terms read
+    strict_batch = False
 
     @checks_options
     def __init__(self, divergence: Divergence = "ns-gan", divergence_options: DivergenceOptions | None = None,
@@ -144,12 +110,15 @@ class Adversarial(Objective):
 
     def weight(self) -> float:
         """The generator-side adversarial weight at the current step (see ``warmup``)."""
-        if self.warmup and self.step < self.warmup:
-            return self.adversarial_weight * (2.0 / (1.0 + math.exp(-10.0 * self.step / self.warmup)) - 1.0)
-        return self.adversarial_weight
+        return ganin_weight(self.adversarial_weight, self.warmup, self.step)
 
     # ------------------------------------------------------------------ compile time
-    def bind(self, model) -> None:
+    def assemble(self, model) -> list:
+        """The game's terms, read off the graph's adversarial edges and the rest of it:
+        the discriminators' loss (and their divergence estimate, at evaluation); in the
+        generator phase the reconstruction of each explicit likelihood, the Monte Carlo KL of
+        each latent with a stochastic q and a prior that no adversary matches, the codes'
+        -log q(c|x) on generated samples, and the generator's loss, in that order."""
         graph = model.graph
         edges = graph.edges_of("adversarial")
         if not edges:
@@ -194,6 +163,26 @@ class Adversarial(Objective):
         self.monitor = "elbo" if self.likelihoods and not matched and all(
             not f.deterministic for f in model.inference) and not self.mi else None
 
+        terms = []
+        if self.adversarial_weight:
+            terms.append(Discriminator(self.adversaries, self.divergence))
+            if has_estimate(self.divergence):
+                terms.append(DivergenceEstimate(self.divergence))
+        if self.likelihoods:
+            terms.append(MeanLikelihood(weight=self.reconstruction_weight, phase="generator"))
+            if self.kl:  # Monte Carlo for every latent, on q's draw
+                terms.append(MeanKL([(f, False) for f in self.kl], weight=self.kl_weight, phase="generator"))
+            if self.monitor == "elbo":
+                terms.append(BoundReport("elbo", ("reconstruction", "kl") if self.kl else ("reconstruction",),
+                                         phase="generator"))
+        if self.mi:
+            terms.append(CodeLikelihood(self.mi, self.generated, weight=self.mi_weight))
+        if self.adversarial_weight:
+            terms.append(Generator(self.adversaries, self.divergence, self.adversarial_weight, self.warmup,
+                                   self.importance_weights, self.likelihoods, self.kl,
+                                   self.reconstruction_weight, self.kl_weight))
+        return terms
+
     def _check_gradients(self, model) -> None:
         """Refuse an adversary whose generator-side gradient would have to pass through a
         discrete sample of q: the game differentiates through the judged values, and a
@@ -223,193 +212,10 @@ class Adversarial(Objective):
         return {f.child for f in model.inference if not f.deterministic and set(f.parents) & implicit
                 and model.graph.nodes[f.child].prior is not None}
 
-    # ------------------------------------------------------------------ the terms
-    def terms(self, model, batch, phase: str | None = None):
-        trace = Trace(model, batch)
-        if phase == "discriminator":
-            return self._discriminator(trace)
-        if phase == "generator":
-            return self._generator(model, trace)
-        terms = self._generator(model, trace)
-        if self.adversarial_weight:
-            terms.update(self._discriminator(Trace(model, batch), diagnostics=True))
-        return terms
-
-    def _discriminator(self, trace: Trace, diagnostics: bool = False) -> dict:
-        """The discriminators' loss; with ``diagnostics`` (evaluation) also the divergence
-        estimates, which training does not need."""
-        total, estimates = 0.0, []
-        div = self.divergence
-        for a in self.adversaries:
-            with torch.no_grad():
-                real, fake = a.values(trace, 0), a.values(trace, 1)
-            v_real, v_fake = a.critic(real), a.critic(fake)
-            loss = div.discriminator_loss(v_real, v_fake)
-            if div.penalty_weight and torch.is_grad_enabled():  # evaluation runs without gradients
-                x_real, _ = a.factor.inputs(real)
-                x_fake, _ = a.factor.inputs(fake)
-                shape = x_real.shape[1:]
-                loss = loss + div.gradient_penalty(lambda t: a.factor.net(t.reshape((-1,) + shape)).reshape(-1),
-                                                   x_real.flatten(1), x_fake.flatten(1))
-            total = total + loss
-            if diagnostics:
-                with torch.no_grad():
-                    estimate = div.estimate(v_real, v_fake)
-                if estimate is not None:
-                    estimates.append(estimate)
-        terms = {"discriminator": total}
-        if estimates:
-            terms["divergence"] = sum(estimates)
-        return terms
-
-    def _generator(self, model, trace: Trace) -> dict:
-        loss = 0.0
-        terms = {}
-        if self.likelihoods:
-            values = trace.values("inference")
-            rec, kl = self._elbo_parts(model, values, trace.q_params())
-            terms["reconstruction"] = rec.mean()
-            loss = loss + self.reconstruction_weight * terms["reconstruction"]
-            if self.kl:
-                terms["kl"] = kl.mean()
-                loss = loss + self.kl_weight * terms["kl"]
-            if self.monitor == "elbo":
-                terms["elbo"] = -(rec + kl).mean().detach()
-        if self.mi:
-            gen = trace.values("generative", (), self.generated)
-            mi = sum(-f.log_prob(f.params(gen), gen[f.child]) for f in self.mi)
-            terms["mutual_information"] = mi.mean()
-            loss = loss + self.mi_weight * terms["mutual_information"]
-        if self.adversarial_weight:
-            adv = 0.0
-            for a in self.adversaries:
-                adv = adv + (self._weighted_likelihood(model, a, trace) if a.weights_likelihood
-                             else self._fool(a, trace))
-            terms["generator"] = adv
-            loss = loss + self.weight() * adv
-        terms["loss"] = loss if isinstance(loss, torch.Tensor) else torch.zeros(())
-        return terms
-
-    def _fool(self, a: AdversarialEdge, trace: Trace) -> torch.Tensor:
-        """The divergence's generator loss; the real side joins only when its values carry
-        generator gradients (BiGAN's encoder, domain adaptation's source features)."""
-        v_fake = a.critic(a.values(trace, 1))
-        v_real = a.critic(a.values(trace, 0)) if a.trainable[0] else None
-        if self.importance_weights:
-            return self.importance_weighted(v_fake)
-        return self.divergence.generator_loss(v_fake, v_real)
-
-    def importance_weighted(self, v_fake: torch.Tensor) -> torch.Tensor:
-        """Non-saturating generator loss with each group of k samples reweighted by
-        normalised importance weights w_i = D(x_i) / (1 - D(x_i)) = exp(v_i) (no gradient
-        through the weights), as IWAE weights its particles."""
-        k = self.importance_weights
-        n = (v_fake.shape[0] // k) * k
-        if n == 0:
-            raise ConfigError(f"importance_weights={k} needs batches of at least {k} examples")
-        v = v_fake[:n].reshape(-1, k)
-        w = torch.softmax(v.detach(), -1)
-        return (w * -F.logsigmoid(v)).sum(-1).mean()
-
-    def _weighted_likelihood(self, model, a: AdversarialEdge, trace: Trace) -> torch.Tensor:
-        """AAVAE: the reconstruction + KL of generated samples, each weighted by the
-        discriminator's probability that it is real (Hu et al. 2018, Sec. 4)."""
-        with torch.no_grad():
-            fake = a.values(trace, 1)
-            weight = torch.sigmoid(a.critic(fake))
-        values = {n: fake[n] for n in a.nodes}
-        for name, v in trace.batch.items():
-            if name in model.graph.nodes and model.graph.nodes[name].given:
-                values[name] = model.read_node(name, v)
-        q = model.infer(values)
-        rec, kl = self._elbo_parts(model, values, q)
-        return (weight * (self.reconstruction_weight * rec + self.kl_weight * kl)).mean()
-
-    def _elbo_parts(self, model, values: dict, q: dict):
-        """Per-example -log p(visible | latents) and the one-sample KL estimate."""
-        rec = 0.0
-        for f in self.likelihoods:
-            rec = rec - f.log_prob(f.params(values), values[f.child])
-        kl = torch.zeros_like(rec)
-        for f in self.kl:
-            kl = kl + f.log_prob(q[f.child], values[f.child]) - model.log_p(f.child, values)
-        return rec, kl
-
-    # ------------------------------------------------------------------ the formula
-    def describe(self, model):
-        """The game phase by phase, read off the plan ``bind`` built: each adversary's
-        sides (``a.sides``) and the divergence's losses on them, the likelihoods
-        (``self.likelihoods``), KLs (``self.kl``) and codes (``self.mi``), the options'
-        weights; zero-weighted terms are left out, as they are switched off."""
-        from .formula import Formula, Notation, Term
-
-        phases = {p.name: p for p in self.phases}
-        text, latex = (self._describe_terms(Notation(model.graph, flag)) for flag in (False, True))
-        terms = tuple(Term(name, body, tex, phase, phases[phase].groups, weight, where, where_tex, phases[phase].steps)
-                      for (name, phase, weight, body, where), (_, _, _, tex, where_tex) in zip(text, latex))
-        return Formula(repr(self), terms)
-
-    def _describe_terms(self, nt) -> list[tuple]:
-        """(loss key, phase, weight, formula, definitions) per term, in ``nt``'s symbols."""
-        from .divergences import sigmoid_where
-        from .formula import WHERE_SEP, WHERE_SEP_LATEX, Side, join_sum, paren, scaled
-
-        sep = WHERE_SEP_LATEX if nt.latex else WHERE_SEP
-        several = len(self.adversaries) > 1
-        sides = [[Side(nt.scope(a.nodes, process, dict(inputs)), nt.values(a.nodes, process, dict(inputs)), nt.latex,
-                       "_".join(a.nodes) if several else "") for process, inputs in a.sides] for a in self.adversaries]
-        div, out = self.divergence, []
-        if self.adversarial_weight:
-            out.append(("discriminator", "discriminator", 1.0,
-                        join_sum([div.discriminator_formula(real, fake) for real, fake in sides]),
-                        sep.join(dict.fromkeys(filter(None, (div.formula_where(real) for real, _ in sides))))))
-        if self.likelihoods and self.reconstruction_weight:
-            out.append(("reconstruction", "generator", self.reconstruction_weight,
-                        nt.reconstruction(self.likelihoods), ""))
-        if self.kl and self.kl_weight:
-            out.append(("kl", "generator", self.kl_weight,
-                        join_sum([nt.kl_term(f.edge, analytic=False) for f in self.kl]), ""))
-        if self.mi and self.mi_weight:  # -log q(c|x) on generated samples
-            logs = [nt.log(nt.edge(f.edge, nt.values(f.parents, "generative"), nt.value(f.child, "generative")))
-                    for f in self.mi]
-            nodes = [n for f in self.mi for n in (f.child, *f.parents)]
-            out.append(("mutual_information", "generator", self.mi_weight,
-                        nt.neg(nt.expect(nt.scope(nodes, "generative"), " + ".join(logs))), ""))
-        if self.adversarial_weight:
-            parts, wheres = [], []
-            for a, (real, fake) in zip(self.adversaries, sides):
-                if a.weights_likelihood:  # AAVAE: generated samples as data, weighted by D
-                    inner = [scaled(self.reconstruction_weight, nt.reconstruction(self.likelihoods), nt.latex)]
-                    if self.kl and self.kl_weight:
-                        inner.append(scaled(self.kl_weight, join_sum([nt.kl_term(f.edge, analytic=False)
-                                                                       for f in self.kl]), nt.latex))
-                    times = r"\, " if nt.latex else " * "
-                    parts.append(fake.expect(fake.call("D") + times + paren(join_sum(inner), nt.latex)))
-                    wheres += [sigmoid_where(fake), r"\text{no gradient through } D_\psi" if nt.latex
-                               else "no gradient through the weight D"]
-                elif self.importance_weights:  # IWGAN: normalised importance weights D/(1 - D)
-                    k = self.importance_weights
-                    d_i = fake.call("D", nt.values(a.nodes, a.sides[1][0], dict(a.sides[1][1]), particle="i"))
-                    body = (rf"\sum_{{i=1}}^{{{k}}} w_i \log {d_i}" if nt.latex else f"sum_i w_i log {d_i}")
-                    parts.append("-" + nt.expect(nt.draws(a.nodes, a.sides[1][0], k), body))
-                    wheres += [sigmoid_where(fake),
-                               rf"w_i = \frac{{r_i}}{{\sum_j r_j}},\ r_i = \frac{{{d_i}}}{{1 - {d_i}}}\ "
-                               rf"\text{{(no gradient)}}" if nt.latex else
-                               f"w_i = r_i / sum_j r_j, r_i = {d_i} / (1 - {d_i}) in groups of {k} (no gradient)"]
-                else:
-                    parts.append(div.generator_formula(real, fake, with_real=a.trainable[0]))
-                    wheres.append(div.formula_where(real))
-            weight = self.adversarial_weight
-            warmup = getattr(self, "warmup", 0)
-            if warmup:  # the weight follows the schedule of ``self.weight()``
-                weight, w = "lambda_t", self.adversarial_weight
-                wheres.append(rf"\lambda_t = {w:g}\left(\frac{{2}}{{1 + e^{{-10 t/{warmup}}}}} - 1\right)"
-                              rf"\ (t < {warmup})" if nt.latex else
-                              f"lambda_t = {w:g} * (2 / (1 + exp(-10 t/{warmup})) - 1) at training step t < {warmup}, "
-                              f"then {w:g}")
-            out.append(("generator", "generator", weight, join_sum(parts),
-                        sep.join(dict.fromkeys(filter(None, wheres)))))
-        return out
+    def importance_weighted(self, v_fake):
+        """The importance-weighted GAN's generator loss on ``v_fake`` in groups of
+        ``importance_weights`` (see :func:`~unidgm.inference.terms.adversarial.importance_weighted`)."""
+        return importance_weighted(v_fake, self.importance_weights)
 
     def __repr__(self):
         return f"adversarial({self.divergence.name})"

@@ -147,12 +147,9 @@ class Objective:
             if t.diagnostic and not everything:
                 continue
             is_loss = t.name == phase.loss
-            w = t.weight_at(step)
-            if w or is_loss:
-                value = t(trace)
-            else:
-                with torch.no_grad():
-                    value = t(trace)
+            # computed with gradients even where unweighted: the draws it makes are the trace's,
+            # shared with the terms after it
+            value = t(trace)
             if isinstance(value, dict):
                 parts, value = value, value[t.name]
                 for k, v in parts.items():
@@ -162,8 +159,11 @@ class Objective:
             if is_loss:
                 base = value
                 continue
-            if not w:
+            if not t.weight:  # switched off: reported, not minimised
                 continue
+            # a scheduled weight joins even where it is 0 (a warm-up's first step), as 0 * value,
+            # so the loss keeps its gradient path and every parameter it reaches its (zero) gradient
+            w = t.weight_at(step)
             signed = -w if t.maximise else w
             piece = value if signed == 1.0 else signed * value
             if t.per_example:

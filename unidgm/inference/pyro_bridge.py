@@ -45,8 +45,13 @@ def _adversarial_sites(model, batch: dict) -> None:
     import torch
 
     from .sources import Trace
+    from .terms.adversarial import CodeLikelihood, Generator
 
     objective = model.objective
+    generator = objective.term("generator")  # none where adversarial_weight=0 switches the game off
+    generator = generator if isinstance(generator, Generator) else None
+    codes = objective.term("mutual_information")  # InfoGAN's codes, if the graph has any
+    codes = codes if isinstance(codes, CodeLikelihood) else None
     trace = Trace(model, batch)
     for a in getattr(objective, "adversaries", ()):
         y = a.edge.child
@@ -64,13 +69,11 @@ def _adversarial_sites(model, batch: dict) -> None:
                 pyro.sample(f"q_{y}", dist.Bernoulli(logits=torch.cat([v_real, v_fake])), obs=indicator)
         if divergence.name not in ("gan", "ns-gan"):
             pyro.factor(f"discriminator_{y}", -size * divergence.discriminator_loss(v_real, v_fake))
-        if objective.adversarial_weight:
-            v_gen_real = v_real if a.trainable[0] else None
-            loss = objective.importance_weighted(v_fake) if objective.importance_weights else \
-                divergence.generator_loss(v_fake, v_gen_real)
+        if generator is not None:
+            loss = generator.fooling_loss(v_fake, v_real if a.trainable[0] else None)
             pyro.factor(f"generator_{y}", -size * loss)
-    for f in getattr(objective, "mi", ()):
-        gen = trace.values("generative", (), objective.generated)
+    for f in codes.codes if codes is not None else ():
+        gen = trace.values("generative", (), codes.generated)
         with pyro.plate(f"codes_{f.child}", gen[f.child].shape[0]):
             pyro.sample(f"q_{f.child}", f.family.pyro_dist(f.params(gen), f.event_dims), obs=gen[f.child])
 
@@ -170,13 +173,12 @@ def _semi_supervised_guide(model, batch: dict) -> None:
 
     y, _, parts = _labelled_parts(model, batch)
     for name, values, size in parts:
-        with pyro.plate(name, size):
-            for f in model.inference:
-                if f.child == y and name == "labelled":
-                    continue  # observed
-                params = f.params(values)
-                infer = {"enumerate": "parallel"} if f.child == y else {}
-                values[f.child] = pyro.sample(f"{name}/{f.child}", _guide_dist(f, params), infer=infer)
+        def site(f, params, name=name):
+            infer = {"enumerate": "parallel"} if f.child == y else {}
+            return pyro.sample(f"{name}/{f.child}", _guide_dist(f, params), infer=infer)
+
+        with pyro.plate(name, size):  # y is observed in the labelled plate, enumerated in the other
+            model.run(values, held=(y,) if name == "labelled" else (), estimators=False, draw=site)
 
 
 def _guide_dist(f, params):
@@ -197,7 +199,9 @@ def pyro_guide(model, batch: dict, process: str = "q") -> None:
         _semi_supervised_guide(model, batch)
         return
     values = model.read_batch(batch)
+    if process not in model.processes:
+        raise GraphError(f"graph '{model.graph.name}' has no inference process '{process}'; its processes are "
+                         f"{', '.join(model.processes) or 'none'}")
     with pyro.plate("data", _batch_size(model, values)):
-        for f in model.processes.get(process, ()):
-            values[f.child] = pyro.sample(f.child, _guide_dist(f, f.params(values)))
+        model.run(values, process, estimators=False, draw=lambda f, params: pyro.sample(f.child, _guide_dist(f, params)))
 

@@ -55,17 +55,21 @@ class Trace:
         if key not in self._cache:
             if not grad:
                 with torch.no_grad():
-                    self._cache[key] = self.values(process, inputs, targets, particles)
-                return self._cache[key]
-            if process in ("data", "generative", "reconstruction"):
-                self._cache[key] = getattr(self, "_" + process)(dict(inputs), targets)
-            elif process == "inference" or process in self.model.processes:
-                self._cache[key] = self._run("q" if process == "inference" else process, dict(inputs), particles)
+                    self._cache[key] = self._compute(process, inputs, targets, particles, grad)
             else:
-                raise GraphError(f"no process '{process}': the sources are data, generative, inference, "
-                                 f"reconstruction and the graph's inference processes "
-                                 f"({', '.join(self.model.processes)})")
+                self._cache[key] = self._compute(process, inputs, targets, particles, grad)
         return self._cache[key]
+
+    def _compute(self, process, inputs, targets, particles, grad):
+        if process in ("data", "generative"):
+            return getattr(self, "_" + process)(dict(inputs), targets)
+        if process == "reconstruction":
+            return self._reconstruction(dict(inputs), grad)
+        if process == "inference" or process in self.model.processes:
+            return self._run("q" if process == "inference" else process, dict(inputs), particles, grad)
+        raise GraphError(f"no process '{process}': the sources are data, generative, inference, "
+                         f"reconstruction and the graph's inference processes "
+                         f"({', '.join(self.model.processes)})")
 
     def q_params(self, inputs: tuple = (), process: str = "q", particles: int | None = None) -> dict:
         """The parameters of an inference process run on ``inputs`` (for densities of q)."""
@@ -140,7 +144,7 @@ class Trace:
     def _data(self, rename, targets):
         return self._read(rename, [n for n, _, _ in self.model.visible], self.strict)
 
-    def _run(self, process: str, rename: dict, particles: int | None = None) -> dict:
+    def _run(self, process: str, rename: dict, particles: int | None = None, grad: bool = True) -> dict:
         """One inference process on the batch: its latents sampled in topological order."""
         model = self.model
         values = self._read(rename, [n for n, _, _ in model.visible], self.strict)
@@ -155,15 +159,16 @@ class Trace:
         # gradients reach q through them wherever a term differentiates through its samples.
         q = model.run(values, process, particles=particles) if process in model.processes else {}
         inputs = tuple(sorted(rename.items()))
-        self._cache[(process, "params", inputs, particles)] = q
-        if process == "q" and not inputs and self._scored is None:
-            self._scored = (values, q, 1 if particles else 0)
+        if grad:  # a draw without gradients keeps its parameters to itself
+            self._cache[(process, "params", inputs, particles)] = q
+            if process == "q" and not inputs and self._scored is None:
+                self._scored = (values, q, 1 if particles else 0)
         return values
 
-    def _reconstruction(self, rename, targets):
+    def _reconstruction(self, rename, grad: bool = True):
         """q's latents on the data, then each visible node p explains as its mean given them
         (or the value, for a deterministic edge): the reconstruction an adversary may judge."""
-        values = dict(self.values("inference", tuple(sorted(rename.items()))))
+        values = dict(self.values("inference", tuple(sorted(rename.items())), grad=grad))
         for f in self.model.likelihoods:
             params = f.params(values)
             values[f.child] = params[0] if f.deterministic else f.family.mean(params)

@@ -19,6 +19,8 @@ terms=[...])`` adds a user's:
 An adversary on a reconstruction is an adversarial edge, ``g.adversarial("x", D,
 fake="reconstruction")``, compiled by the adversarial objective.
 """
+from .adversarial import (AdversarialEdge, BoundReport, CodeLikelihood, Discriminator, DivergenceEstimate, Generator,
+                          MeanKL, MeanLikelihood)
 from .auxiliary import AuxiliaryLoss
 from .base import Report, Term
 from .density_ratio import DensityRatioCritic, MutualInformation
@@ -29,5 +31,6 @@ from .posterior_kl import PosteriorKL
 from .prior_fit import PriorFit
 from .sum import TermSum
 
-__all__ = ["AuxiliaryLoss", "DensityRatioCritic", "ImportanceBound", "KL", "Likelihood", "MutualInformation", "PosteriorKL",
-           "PriorFit", "Report", "Term", "TermSum"]
+__all__ = ["AdversarialEdge", "AuxiliaryLoss", "BoundReport", "CodeLikelihood", "DensityRatioCritic", "Discriminator",
+           "DivergenceEstimate", "Generator", "ImportanceBound", "KL", "Likelihood", "MeanKL", "MeanLikelihood",
+           "MutualInformation", "PosteriorKL", "PriorFit", "Report", "Term", "TermSum"]

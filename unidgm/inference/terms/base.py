@@ -10,8 +10,10 @@ objective is just those terms).
 
 How a phase's loss is summed (:meth:`~unidgm.inference.objective.Objective.terms`): the
 term whose name is the phase's loss key (a discriminator's ``discriminator``) is that loss;
-every other term with a weight joins it as ``weight * value`` (``-weight * value`` for a
-term that reports a bound it maximises, ``maximise = True``). Terms with ``per_example =
+every other term with a weight joins it as ``weight_t * value`` (``-weight_t * value`` for a
+term that reports a bound it maximises, ``maximise = True``), where ``weight_t`` is the weight's
+schedule at the step (joining even where it is 0 at that step); a term of weight 0 is computed
+and reported but joins no loss. Terms with ``per_example =
 True`` return one value per example (and particle); the phase sums them first, so that a
 score-function draw of the trace gets the whole per-example cost as its learning signal
 (``Trace.surrogate``), then averages, then adds the scalar terms. Their key reports the
