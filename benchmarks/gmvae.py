@@ -3,9 +3,9 @@ the score function with a running-mean baseline (the default for a categorical l
 exact enumeration over the K classes (``estimator="enumerate"``, the sum Pyro's
 ``TraceEnum_ELBO`` takes).
 
-The graph (a GMVAE as a new user declares it; Dilokthanakul et al. 2016 and Kingma et
-al. 2014's M2 without labels): c ~ Cat(1/K), z ~ N(0, I), x ~ p(x | z, c); q(c | x),
-q(z | x, c). A cluster code that the model uses carries information about x: the test
+The graph (the Gaussian-mixture VAE of Dilokthanakul et al. 2016, in the form Rui Shu's
+and Pyro's examples use): c ~ Cat(1/K), z | c ~ N(mu_c, sigma_c) (a learned Gaussian per
+cluster, a generative edge c -> z), x ~ p(x | z); q(c | x), q(z | x, c). A cluster code that the model uses carries information about x: the test
 set's KL(q(c|x) || p(c)) and the mutual information I(x; c) = H(E q(c|x)) - E H(q(c|x))
 are well above 0, and the clusters agree with the digit classes (cluster accuracy: each
 cluster labelled by its majority digit). Unused, q(c|x) stays at the uniform prior
@@ -36,8 +36,9 @@ def gmvae(shape, k: int, estimator: str, z_dim: int = 16, hidden: int = 256) -> 
     g = unidgm.Graph(f"gmvae_{estimator.replace('-', '_')}")
     g.visible("x", "bernoulli", shape=(x_dim,))
     g.latent("c", "categorical", shape=(k,), prior="standard", estimator=estimator)
-    g.latent("z", "normal", shape=(z_dim,), prior="standard")
-    g.generative(["z", "c"], "x", MLP(z_dim + k, [hidden, hidden], x_dim))
+    g.latent("z", "normal", shape=(z_dim,))
+    g.generative("c", "z", torch.nn.Linear(k, 2 * z_dim))  # each cluster's mean and log-scale
+    g.generative("z", "x", MLP(z_dim, [hidden, hidden], x_dim))
     g.inference("x", "c", MLP(x_dim, [hidden], k))
     g.inference(["x", "c"], "z", MLP(x_dim + k, [hidden], 2 * z_dim))
     return g

@@ -44,6 +44,8 @@ def test_compiles_and_trains_a_step(name, net):
     batch = _batch(graph=model.graph)
     terms = model.loss(batch)
     assert "loss" in terms and all(torch.isfinite(v) for v in terms.values())
+    assert set(terms) == set(model.objective.keys)  # the keys, fixed when it compiled
+    assert {t.name for t in model.formula().terms} <= set(terms)  # each piece of the formula is a computed key
     groups = model.parameter_groups()
     kinds = {"generative": "generative", "inference": "inference", "adversarial": "adversarial"}
     for phase in model.phases:  # one step of each phase, as the Trainer takes them

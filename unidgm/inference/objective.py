@@ -1,10 +1,15 @@
-"""The objective interface: named terms, and the phases in which they are minimised.
+"""Objectives: terms assembled from the graph, summed per phase (DESIGN, "The engine's shape").
 
-An objective turns a compiled model's shared trace (q's samples, p's log-densities) into a
-dict of named scalar terms, always with ``"loss"``. Its ``phases`` say which parameter
-groups each loss updates and in which alternating order, so the one Trainer can run the
-ELBO (one phase), adversarial games (a discriminator phase and a generator phase) and
-wake-sleep (a wake phase and a sleep phase) alike.
+An objective is a list of :class:`~unidgm.inference.terms.base.Term` objects and the
+phases they are minimised in. A named objective (the ELBO, IWAE, the adversarial game,
+wake-sleep, RWS) is a class whose :meth:`Objective.assemble` reads the graph and returns its
+terms; everything else is shared here: placing the terms in their phases, the fixed set of
+keys of ``model.loss(batch)``, evaluating a phase's terms on one
+:class:`~unidgm.inference.sources.Trace` and summing its loss, and joining the terms'
+pieces into the formula. Its ``phases`` say which parameter groups each loss updates and in
+which alternating order, so the one Trainer can run the ELBO (one phase), adversarial games
+(a discriminator phase and a generator phase) and wake-sleep (a wake phase and a sleep
+phase) alike.
 
 Each objective's options are declared in its parameters' annotations and checked on every
 call (:mod:`unidgm.options`).
