@@ -2,5 +2,6 @@
 from .conv import ConvDecoder, ConvEncoder, LeNetFeatures
 from .mlp import MLP
 from .output import Output
+from .quantizer import VectorQuantizer
 
-__all__ = ["MLP", "Output", "ConvEncoder", "ConvDecoder", "LeNetFeatures"]
+__all__ = ["MLP", "Output", "ConvEncoder", "ConvDecoder", "LeNetFeatures", "VectorQuantizer"]
