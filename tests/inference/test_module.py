@@ -48,3 +48,29 @@ def test_the_objectives_training_defaults_reach_the_trainer():
     assert Trainer(gan, data, max_steps=1, lr=1e-3, progress=False).config.lr == 1e-3  # a given value wins
     assert Trainer(unidgm.compile(vae()), SimpleNamespace(train=binary_batch(), val=None, test=None), progress=False).config.monitor \
         == "elbo"
+
+
+def test_a_module_shared_by_p_and_q_belongs_to_the_first_edge_that_holds_it():
+    """A codebook that q quantizes with and p decodes from, or tied weights: each parameter
+    is in exactly one kind (the first edge's, in declaration order), and training runs."""
+    import torch
+    from torch import nn
+
+    import unidgm
+    from unidgm.train import Trainer
+
+    shared = nn.Linear(4, 4)
+    g = unidgm.Graph("tied")
+    g.visible("x", "bernoulli", (4,))
+    g.latent("z", "normal", (2,), prior="standard")
+    g.generative("z", "x", nn.Sequential(nn.Linear(2, 4), shared))
+    g.inference("x", "z", nn.Sequential(shared, nn.Linear(4, 4)))
+    model = unidgm.compile(g)
+    groups = model.parameter_groups()
+    ids = lambda name: {id(p) for p in groups[name]}  # noqa: E731
+    assert {id(shared.weight), id(shared.bias)} <= ids("generative") and not ids("generative") & ids("inference")
+    assert ids("generative") | ids("inference") == {id(p) for p in model.parameters()}
+    data = type("Data", (), {"train": {"x": torch.rand(20, 4).round()}, "val": None, "test": None})()
+    before = shared.weight.detach().clone()
+    assert Trainer(model, data, max_steps=3, progress=False, device="cpu").fit()["steps"] == 3
+    assert not torch.equal(before, shared.weight)

@@ -112,11 +112,16 @@ class CompiledModel(nn.Module):
         ``adversarial`` (psi, the discriminators). Finer groups are subsets of those: one per
         process (``p``, ``q``, ``q_x``, ...), one per edge under its network's name
         (``generative_x``, ``inference_z``) and ``prior_<z>`` per learned prior. A phase
-        names groups that do not overlap."""
+        names groups that do not overlap. A parameter shared by several edges' networks is in
+        the groups of the first of them, in the order the graph declares its edges."""
         groups: dict[str, list[nn.Parameter]] = {"generative": [], "inference": [], "adversarial": []}
         finer: dict[str, list[nn.Parameter]] = {}
+        seen: set[int] = set()
         for e in self.graph.edges:
-            params = [p for p in e.net.parameters() if p.requires_grad]
+            # a module shared by several edges (a codebook that q quantizes with and p decodes
+            # from, tied weights) belongs to the first edge that holds it, in declaration order
+            params = [p for p in e.net.parameters() if p.requires_grad and id(p) not in seen]
+            seen.update(id(p) for p in params)
             groups[e.kind].extend(params)
             finer[e.key] = params
             if e.kind != "adversarial":
