@@ -82,6 +82,7 @@ class CompiledModel(nn.Module):
         # One gradient estimator per sampled latent (see estimators.py): the (factor,
         # estimator) pairs that add a score-function surrogate, and who draws each sample.
         self.estimators, self.score_latents, draws = resolve_estimators(self, estimators)
+        self._estimator_list = tuple(self.estimators.values())  # the step loop's, without ModuleDict's walk
         #: q's factors in order, each with the estimator that draws its samples (None: the family)
         self.q_plan = list(zip(self.inference, draws))
 
@@ -168,7 +169,7 @@ class CompiledModel(nn.Module):
     def set_schedule_step(self, step: int) -> None:
         """Tells schedules (KL warm-up, temperatures) the global training step; the Trainer calls it."""
         self.objective.step = step
-        for est in self.estimators.values():
+        for est in self._estimator_list:
             est.step = step
 
     # ------------------------------------------------------------------ the shared trace

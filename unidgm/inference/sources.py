@@ -148,16 +148,16 @@ class Trace:
         """One inference process on the batch: its latents sampled in topological order."""
         model = self.model
         values = self._read(rename, [n for n, _, _ in model.visible], self.strict)
-        factors = model.processes.get(process, ())
-        explained = {f.child for f in factors}
-        for f in factors:
-            for p in f.parents:
-                if p not in values and p not in explained:
-                    raise GraphError(f"{f.edge.name} reads '{p}', but the batch has no "
-                                     f"'{rename.get(p, p)}'; add it to the batch")
         # q's latents are drawn by their gradient estimators (a Gumbel relaxation), so that
         # gradients reach q through them wherever a term differentiates through its samples.
-        q = model.run(values, process, particles=particles) if process in model.processes else {}
+        try:
+            q = model.run(values, process, particles=particles) if process in model.processes else {}
+        except KeyError as e:  # a parent the batch lacks: say which edge reads it
+            f = next((f for f in model.processes[process] if e.args[0] in f.parents), None)
+            if f is None:
+                raise
+            raise GraphError(f"{f.edge.name} reads '{e.args[0]}', but the batch has no "
+                             f"'{rename.get(e.args[0], e.args[0])}'; add it to the batch") from None
         inputs = tuple(sorted(rename.items()))
         if grad:  # a draw without gradients keeps its parameters to itself
             self._cache[(process, "params", inputs, particles)] = q
