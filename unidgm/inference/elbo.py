@@ -36,7 +36,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import networkx as nx
-import torch
 
 from ..errors import ConfigError, GraphError
 from ..options import Option, Steps, Weight, checks_options

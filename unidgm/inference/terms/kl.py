@@ -15,6 +15,8 @@ et al. 2016; Sonderby et al. 2016): beta_t = weight * min(1, t / warmup).
 """
 from __future__ import annotations
 
+import torch
+
 from .base import Term
 
 
@@ -65,7 +67,7 @@ class KL(Term):
         return (f"beta_t = {self.weight:g} * min(1, t/{self.warmup}) at training step t",
                 rf"\beta_t = {self.weight:g} \min(1, t/{self.warmup})")
 
-    def one(self, model, values: dict, q: dict, entry) -> "torch.Tensor":  # noqa: F821
+    def one(self, model, values: dict, q: dict, entry) -> torch.Tensor:
         """One latent's per-example KL (or its one-draw estimate) at ``values`` given q's parameters."""
         f, gen, family, analytic, standard = entry
         z = f.child
@@ -79,8 +81,6 @@ class KL(Term):
         return family.kl(qp, model.prior_params(z), f.event_dims)
 
     def forward(self, trace):
-        import torch
-
         values = trace.values(self.source)
         q = trace.q_params()
         model = trace.model
