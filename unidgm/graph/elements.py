@@ -87,6 +87,9 @@ class Edge:
             ``"q"`` for inference edges unless the user names another (``"q_x"``: a second
             encoder of the same latent, as the JMVAE's and the Wyner model's q(z|x)).
         label: the name the user gave the edge, if any; its network is stored under it.
+        density: the network gives the child's density and draws it itself
+            (``net.log_prob(value, condition)`` and ``net.sample(n, shape, condition)``): an
+            autoregressive prior such as a PixelCNN or a transformer over a grid of codes.
     """
 
     kind: str
@@ -101,6 +104,7 @@ class Edge:
     fake_inputs: tuple[tuple[str, str], ...] = ()
     process: str = ""
     label: str | None = None
+    density: bool = False
 
     def __post_init__(self):
         if not self.process:

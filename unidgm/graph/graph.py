@@ -96,15 +96,34 @@ class Graph:
                                    bool(partially_observed)))
 
     def generative(self, parents, child: str, net: nn.Module, *, deterministic: bool = False,
-                   combine: str = "concat", process: str = "p", name: str | None = None) -> Edge:
+                   combine: str = "concat", process: str = "p", name: str | None = None,
+                   density: bool = False) -> Edge:
         """Declares p_theta(child | parents), computed by ``net`` (a solid arrow).
         ``deterministic=True``: the child is ``net``'s output (hollow arrowhead). With no
         parents (``[]``) the edge is a prior network, p_theta(child): ``net`` receives an
         empty ``(batch, 0)`` tensor (the batch size and device) and returns the prior's
-        parameters, as any edge's network does. ``name``
+        parameters, as any edge's network does. ``density=True``: the network is itself the
+        density of the child given the parents, with ``net.log_prob(value, condition)`` (one
+        number per example) and ``net.sample(n, shape, condition)``, where ``condition`` is the
+        parents' value (one parent) or None (none): an autoregressive prior over a grid of codes
+        (``unidgm.nets.GatedPixelCNN``, ``unidgm.nets.CausalTransformer``), which reads the
+        child's own value and so cannot emit parameters for the family. ``name``
         names the edge (its network is stored under it); ``process`` is ``"p"``, the
         generative process."""
-        return self._add_edge("generative", parents, child, net, deterministic, combine, process=process, label=name)
+        if density:
+            missing = [m for m in ("log_prob", "sample") if not callable(getattr(net, m, None))]
+            if missing:
+                raise GraphError(f"generative edge into '{child}': density=True needs a network with "
+                                 f"log_prob(value, condition) and sample(n, shape, condition); "
+                                 f"{type(net).__name__} lacks {' and '.join(missing)}")
+            if deterministic:
+                raise GraphError(f"generative edge into '{child}': a density edge draws its child, so it cannot "
+                                 f"be deterministic; drop one of density=True and deterministic=True")
+            if isinstance(parents, (list, tuple)) and len(parents) > 1:
+                raise GraphError(f"generative edge into '{child}': a density edge reads at most one conditioning "
+                                 f"parent, got {list(parents)}; join them in one node")
+        return self._add_edge("generative", parents, child, net, deterministic, combine, process=process, label=name,
+                              density=density)
 
     def inference(self, parents, child: str, net: nn.Module, *, deterministic: bool = False,
                   combine: str = "concat", process: str = "q", name: str | None = None) -> Edge:
@@ -291,7 +310,7 @@ class Graph:
         return parents
 
     def _add_edge(self, kind, parents, child, net, deterministic, combine, sources=None, process=None,
-                  label=None) -> Edge:
+                  label=None, density=False) -> Edge:
         assert kind in KINDS
         process = process or DEFAULT_PROCESS[kind]
         if not isinstance(process, str) or not process.isidentifier():
@@ -341,7 +360,7 @@ class Graph:
                              f"variable once: {fix}")
         real, fake, real_inputs, fake_inputs = sources or (None, None, (), ())
         edge = Edge(kind, parents, child, net, bool(deterministic or node.family == "delta"), combine,
-                    real, fake, real_inputs, fake_inputs, process, label)
+                    real, fake, real_inputs, fake_inputs, process, label, bool(density))
         taken = {e.key: e for e in self._edges}
         if edge.key in taken:
             raise GraphError(f"{kind} edge {edge.name}: its network's name '{edge.key}' is taken by edge "

@@ -423,7 +423,7 @@ class CompiledModel(nn.Module):
             if f is not None:
                 params = f.params(values, n)
                 values[name] = (f.family.mean(params) if mean and nodes[name].role == "visible" and not f.deterministic
-                                else f.sample(params))
+                                and not f.density else f.sample(params))
             elif nodes[name].prior is not None:
                 values[name] = self.sample_prior(name, n)
             elif nodes[name].role == "latent":  # a visible node p does not explain is only read by q

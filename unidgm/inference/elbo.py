@@ -114,7 +114,8 @@ class ELBO(Objective):
             downstream = nx.descendants(q_graph, z)
             p_parents = gen.parents if gen is not None else ()
             valid = not (downstream & (set(p_parents) | set(f.parents)))
-            has_closed_form = _has_kl(model.families[z])
+            # a density network (an autoregressive prior) has no parameters for a closed form
+            has_closed_form = _has_kl(model.families[z]) and not (gen is not None and gen.density)
             if self.kl_mode == "analytic" and not (valid and has_closed_form):
                 why = ("its family has no closed-form KL" if not has_closed_form else
                        f"its parents depend on '{z}' under q")

@@ -24,7 +24,7 @@ class Factor:
 
     __slots__ = ("edge", "child", "parents", "net", "family", "shape", "event_dims",
                  "param_shape", "deterministic", "parent_dims", "parent_shapes", "parent_sizes", "single",
-                 "concat", "parent_indices", "node_dims")
+                 "concat", "parent_indices", "node_dims", "density", "indices")
 
     def __init__(self, edge: Edge, nodes: dict[str, Node], family: Family):
         node = nodes[edge.child]
@@ -46,6 +46,9 @@ class Factor:
         # parents carried as class indices are integers (an embedding's input)
         self.parent_indices = tuple(make_family(nodes[p].family, **nodes[p].options).indices for p in edge.parents)
         self.single = len(edge.parents) == 1
+        #: the network is the child's density (log_prob and sample of its own: an autoregressive prior)
+        self.density = edge.density
+        self.indices = family.indices
         # a prior network reads the batch size off any value: each node's event rank locates it
         self.node_dims = {} if edge.parents else {n: len(nd.shape) for n, nd in nodes.items()}
         self.concat = edge.combine == "concat"
@@ -90,6 +93,11 @@ class Factor:
         return torch.device("cpu")
 
     def params(self, values: dict[str, torch.Tensor], size: int | None = None) -> tuple[torch.Tensor, ...]:
+        if self.density:  # no parameters: the condition and the batch size, for log_prob and sample
+            if self.parents:
+                condition = values[self.parents[0]]
+                return condition, condition.shape[0]
+            return None, self.inputs(values, size)[1][0]
         x, lead = self.inputs(values, size)
         out = self.net(x)
         if not isinstance(out, torch.Tensor):  # an Output: the value the family reads, and aux
@@ -106,6 +114,13 @@ class Factor:
     def sample(self, params, particles: int | None = None) -> torch.Tensor:
         """A draw of the child; ``particles`` adds a leading particle dimension unless the
         parameters already carry one."""
+        if self.density:
+            condition, n = params
+            if particles:
+                condition = None if condition is None else condition.repeat(
+                    (particles,) + (1,) * (condition.dim() - 1))
+                return self.net.sample(particles * n, self.shape, condition).reshape((particles, n) + self.shape)
+            return self.net.sample(n, self.shape, condition)
         if self.deterministic:
             v = params[0]
             return v.expand((particles,) + v.shape) if particles and v.dim() == self.event_dims + 1 else v
@@ -114,9 +129,37 @@ class Factor:
         return self.family.sample(params)
 
     def log_prob(self, params, value) -> torch.Tensor:
+        if self.density:
+            condition, _ = params
+            lead = value.shape[:value.dim() - self.event_dims]
+            if len(lead) == 1:
+                return self.net.log_prob(value, condition)
+            flat = value.reshape((-1,) + self.shape)  # particles fold into the batch
+            if condition is not None:
+                condition = condition.expand(lead + condition.shape[1:]).reshape((-1,) + condition.shape[1:])
+            return self.net.log_prob(flat, condition).reshape(lead)
         return self.family.log_prob(params, value, self.event_dims)
 
     # ------------------------------------------------------------------ compile time
+    def _dry_run_density(self, values: dict) -> None:
+        """A density network scores a batch of 2 zero values of the child's shape: one number each."""
+        value = torch.zeros((2,) + self.shape, dtype=torch.long if self.indices else torch.get_default_dtype())
+        was_training = self.net.training
+        try:
+            with torch.no_grad():
+                self.net.eval()
+                out = self.net.log_prob(value, values[self.parents[0]] if self.parents else None)
+        except Exception as e:
+            raise GraphError(f"edge {self.edge.name}: its density network's log_prob failed on a batch of 2 values "
+                             f"of '{self.child}' of shape {self.shape} ({type(e).__name__}: {e}); make it accept "
+                             f"the node's values (class indices for classes=K) and its parent's") from e
+        finally:
+            self.net.train(was_training)
+        if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2,):
+            raise GraphError(f"edge {self.edge.name}: its density network's log_prob must return one number per "
+                             f"example, shape (2,) for a batch of 2, got "
+                             f"{tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}")
+
     def aux_keys(self) -> tuple[str, ...]:
         """The ``aux`` keys the network returns (an :class:`~unidgm.nets.Output`), from a
         run on zeros of the parents' shapes (batch of 2); () for a plain tensor."""
@@ -136,6 +179,9 @@ class Factor:
         that its output fits the child; raises GraphError naming the edge otherwise."""
         values = {p: torch.zeros((2,) + s, dtype=torch.long if i else torch.get_default_dtype())
                   for p, s, i in zip(self.parents, self.parent_shapes, self.parent_indices)}
+        if self.density:
+            self._dry_run_density(values)
+            return
         net = self.net
         was_training = net.training
         try:

@@ -121,6 +121,9 @@ def _generative_sites(model, values: dict, observed: set, size: int, needed=None
                 raise GraphError(f"latent '{name}' has no prior and no generative edge, so the Pyro model cannot "
                                  f"sample it; give it prior='standard'")
             d = model.families[name].pyro_dist(tuple(p.expand((size,) + p.shape) for p in params), node.event_dims)
+        elif f.density:
+            raise GraphError(f"edge {f.edge.name} is a density network (it scores and draws '{name}' itself), "
+                             f"which the Pyro bridge has no distribution for; train it with unidgm's objectives")
         elif f.deterministic:
             if name in observed:
                 raise GraphError(f"edge {f.edge.name} is deterministic, so visible '{name}' has no likelihood "

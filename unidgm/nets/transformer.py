@@ -165,9 +165,10 @@ class CausalTransformer(nn.Module):
         return logp.gather(-1, tokens.long().unsqueeze(-1)).squeeze(-1).sum(-1)
 
     @torch.no_grad()
-    def sample(self, n: int, length: int, condition: torch.Tensor | int | None = None, temperature: float = 1.0,
+    def sample(self, n: int, length: int | tuple, condition: torch.Tensor | int | None = None, temperature: float = 1.0,
                top_k: int | None = None, generator: torch.Generator | None = None, cache: bool = True) -> torch.Tensor:
-        """``n`` sequences of ``length`` tokens, int64 ``(n, length)``, drawn one token at a time.
+        """``n`` sequences of ``length`` tokens, int64 ``(n, length)``, drawn one token at a time
+        (``length`` may be a node's shape ``(T,)``, as a density edge passes it).
 
         Each token is drawn from ``softmax(logits / temperature)``, restricted to the ``top_k``
         most likely tokens when given (``top_k=1`` is the greedy path). ``condition`` is one
@@ -177,6 +178,8 @@ class CausalTransformer(nn.Module):
         Dropout is off whatever the mode, which is restored afterwards.
         """
         _check_positive("n", n)
+        if isinstance(length, tuple) and len(length) == 1:
+            length = length[0]
         _check_positive("length", length)
         if length > self.max_len:
             raise ConfigError(f"CausalTransformer.sample: length={length} exceeds max_len={self.max_len}; "
