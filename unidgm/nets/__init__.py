@@ -3,8 +3,8 @@ from .conv import ConvDecoder, ConvEncoder, LeNetFeatures
 from .mlp import MLP
 from .output import Output
 from .pixelcnn import GatedPixelCNN
-from .quantizer import VectorQuantizer
+from .quantizer import CodeEmbedding, CodeIndices, VectorQuantizer
 from .transformer import CausalTransformer
 
 __all__ = ["MLP", "Output", "ConvEncoder", "ConvDecoder", "LeNetFeatures", "VectorQuantizer", "CausalTransformer",
-           "GatedPixelCNN"]
+           "GatedPixelCNN", "CodeEmbedding", "CodeIndices"]

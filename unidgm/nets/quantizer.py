@@ -120,6 +120,17 @@ class VectorQuantizer(nn.Module):
                        "commitment": commitment, **self.usage(indices)})
 
     @torch.no_grad()
+    def indices(self, z: torch.Tensor) -> torch.Tensor:
+        """The nearest code of each D-vector of ``z`` ``(B, D, *grid)``: int64 ``(B, *grid)``.
+        No update of the codebook (EMA, k-means, restarts) happens here."""
+        flat = z.movedim(1, -1).reshape(-1, self.dim)
+        return self._nearest(flat, self.codebook).reshape(z.shape[:1] + z.shape[2:])
+
+    def embed(self, indices: torch.Tensor) -> torch.Tensor:
+        """The codes of ``indices`` ``(B, *grid)``, channels first: ``(B, D, *grid)``."""
+        return nn.functional.embedding(indices, self.codebook).movedim(-1, 1)
+
+    @torch.no_grad()
     def usage(self, indices: torch.Tensor) -> dict[str, torch.Tensor]:
         """``codes_used``: the share of the K codes that occur in ``indices``; ``perplexity``:
         exp of the entropy of their histogram (K when all codes are equally used, 1 when one is)."""
@@ -175,3 +186,29 @@ class VectorQuantizer(nn.Module):
                     # Counted as just alive, with m = e * N so that e = m / N is the fresh vector.
                     self.ema_count[dead] = self.dead_code_threshold
                     self.ema_sum[dead] = fresh * self.dead_code_threshold
+
+
+class CodeIndices(nn.Module):
+    """The indices of quantized codes, ``(B, D, *grid) -> (B, *grid)``: the edge z_q -> c of
+    VQ-VAE's graph, from the quantized vectors to the discrete code the prior models. It
+    shares ``quantizer``'s codebook (the same module)."""
+
+    def __init__(self, quantizer: VectorQuantizer):
+        super().__init__()
+        self.quantizer = quantizer
+
+    def forward(self, z_q: torch.Tensor) -> torch.Tensor:
+        return self.quantizer.indices(z_q)
+
+
+class CodeEmbedding(nn.Module):
+    """The codes of indices, ``(B, *grid) -> (B, D, *grid)``: the generative edge c -> z_q
+    of VQ-VAE's graph (a lookup in ``quantizer``'s codebook, the same module), through which
+    codes drawn from the prior are decoded."""
+
+    def __init__(self, quantizer: VectorQuantizer):
+        super().__init__()
+        self.quantizer = quantizer
+
+    def forward(self, c: torch.Tensor) -> torch.Tensor:
+        return self.quantizer.embed(c)
