@@ -81,13 +81,13 @@ def test_two_stages_train_the_autoencoder_then_the_prior_over_frozen_codes():
                 seen["rec"] = float(model.loss(batch, "elbo")["reconstruction"])
                 torch.set_grad_enabled(True)
 
-    start = float(model.loss(batch, "elbo")["reconstruction"])
+    start = model.loss(batch, "elbo")["reconstruction"].item()
     stages = ({"phases": ["elbo"], "max_steps": 60}, {"phases": ["prior"], "max_steps": 60})
     Trainer(model, data, stages=stages, batch_size=32, lr=1e-2, progress=False, device="cpu", monitor=None,
             callbacks=[AtTheEndOfStageOne()]).fit()
     assert seen["rec"] < start  # stage 1 trains the autoencoder
     assert all(torch.equal(a, b) for a, b in zip(seen["autoencoder"], autoencoder()))  # stage 2 leaves it alone
-    assert float(model.loss(batch, "prior")["prior_fit_c"]) < seen["fit"]  # and fits the prior to its codes
+    assert model.loss(batch, "prior")["prior_fit_c"].item() < seen["fit"]  # and fits the prior to its codes
     samples = model.sample(4)
     assert samples["c"].shape == (4, G, G) and samples["x"].shape == (4, X)
     assert torch.equal(samples["z_q"], quantizer.embed(samples["c"]))  # decoded through the same codebook
