@@ -30,8 +30,8 @@ description (Sec. 4); the paper's exact equations were not at hand when this was
 
 The objective assembles these as term objects (:mod:`unidgm.inference.terms.adversarial`:
 ``Discriminator``, ``DivergenceEstimate``, ``Generator``, ``CodeLikelihood``, with the
-reconstruction and Monte Carlo KL as ``MeanLikelihood`` and ``MeanKL`` and the bound as
-``BoundReport``), which the :class:`~unidgm.inference.objective.Objective` base sums per
+reconstruction and Monte Carlo KL as ``MeanLikelihood`` and ``MeanKL`` and the bound as a
+``Report`` of them), which the :class:`~unidgm.inference.objective.Objective` base sums per
 phase and describes.
 """
 from __future__ import annotations
@@ -44,7 +44,8 @@ from ..errors import ConfigError, GraphError
 from ..options import Option, Size, Steps, Weight, checks_options
 from .divergences import DIVERGENCES, make_divergence
 from .objective import Objective, Phase
-from .terms.adversarial import (AdversarialEdge, BoundReport, CodeLikelihood, Discriminator, DivergenceEstimate,
+from .terms import Report
+from .terms.adversarial import (AdversarialEdge, CodeLikelihood, Discriminator, DivergenceEstimate,
                                 Generator, MeanKL, MeanLikelihood, ganin_weight, has_estimate, importance_weighted)
 
 #: a divergence's name (see :mod:`unidgm.inference.divergences`)
@@ -173,7 +174,7 @@ class Adversarial(Objective):
             if self.kl:  # Monte Carlo for every latent, on q's draw
                 terms.append(MeanKL([(f, False) for f in self.kl], weight=self.kl_weight, phase="generator"))
             if self.monitor == "elbo":
-                terms.append(BoundReport("elbo", ("reconstruction", "kl") if self.kl else ("reconstruction",),
+                terms.append(Report("elbo", ("reconstruction", "kl") if self.kl else ("reconstruction",),
                                          phase="generator"))
         if self.mi:
             terms.append(CodeLikelihood(self.mi, self.generated, weight=self.mi_weight))

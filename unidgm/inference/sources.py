@@ -11,6 +11,8 @@ batch feeds both the adversary and InfoGAN's code posterior.
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import torch
 
 from ..errors import GraphError
@@ -53,10 +55,7 @@ class Trace:
         process = "inference" if process == "q" else process
         key = (process, inputs, targets if process == "generative" else None, particles, grad)
         if key not in self._cache:
-            if not grad:
-                with torch.no_grad():
-                    self._cache[key] = self._compute(process, inputs, targets, particles, grad)
-            else:
+            with torch.no_grad() if not grad else nullcontext():
                 self._cache[key] = self._compute(process, inputs, targets, particles, grad)
         return self._cache[key]
 

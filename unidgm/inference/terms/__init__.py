@@ -19,7 +19,7 @@ terms=[...])`` adds a user's:
 An adversary on a reconstruction is an adversarial edge, ``g.adversarial("x", D,
 fake="reconstruction")``, compiled by the adversarial objective.
 """
-from .adversarial import (AdversarialEdge, BoundReport, CodeLikelihood, Discriminator, DivergenceEstimate, Generator,
+from .adversarial import (AdversarialEdge, CodeLikelihood, Discriminator, DivergenceEstimate, Generator,
                           MeanKL, MeanLikelihood)
 from .auxiliary import AuxiliaryLoss
 from .base import Report, Term
@@ -31,6 +31,6 @@ from .posterior_kl import PosteriorKL
 from .prior_fit import PriorFit
 from .sum import TermSum
 
-__all__ = ["AdversarialEdge", "AuxiliaryLoss", "BoundReport", "CodeLikelihood", "DensityRatioCritic", "Discriminator",
+__all__ = ["AdversarialEdge", "AuxiliaryLoss", "CodeLikelihood", "DensityRatioCritic", "Discriminator",
            "DivergenceEstimate", "Generator", "ImportanceBound", "KL", "Likelihood", "MeanKL", "MeanLikelihood",
            "MutualInformation", "PosteriorKL", "PriorFit", "Report", "Term", "TermSum"]

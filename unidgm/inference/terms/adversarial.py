@@ -18,7 +18,7 @@ of two processes produced v (:class:`AdversarialEdge`: ``edge.real``, y = 1, aga
 - :class:`CodeLikelihood` (``mutual_information``): -log q(c | x) on generated samples
   (InfoGAN, Chen et al. 2016, Eq. 5: the variational lower bound L_I(G, Q) of I(c; G(z, c)));
 - :class:`MeanLikelihood` and :class:`MeanKL`: the reconstruction and (Monte Carlo) KL of
-  the generator phase, as batch means, and :class:`BoundReport` the bound they make.
+  the generator phase, as batch means (the reported bound is a :class:`~.base.Report` of them).
 
 The generator phase's terms are scalars (``per_example = False``, batch means), so that its
 loss sums ``reconstruction + kl + mutual_information + generator`` as batch means, in that
@@ -33,7 +33,7 @@ import torch.nn.functional as F
 
 from ...errors import ConfigError
 from ..factor import Factor
-from .base import Report, Term
+from .base import Term
 from .kl import KL
 from .likelihood import Likelihood
 
@@ -360,13 +360,6 @@ class CodeLikelihood(Term):
         return forms[0], forms[1]
 
 
-def _mean(trace, name: str, per_example: torch.Tensor) -> torch.Tensor:
-    """The batch mean of a term's per-example values, which stay on the trace for a
-    :class:`BoundReport`."""
-    trace.cached(("per example", name), lambda: per_example)
-    return per_example.mean()
-
-
 class MeanLikelihood(Likelihood):
     """:class:`~unidgm.inference.terms.likelihood.Likelihood` as its batch mean (a scalar
     term), without parts."""
@@ -378,7 +371,7 @@ class MeanLikelihood(Likelihood):
         super().__init__(name, weight, phase, source, nodes, report_parts=False)
 
     def forward(self, trace):
-        return _mean(trace, self.name, super().forward(trace))
+        return super().forward(trace).mean()
 
 
 class MeanKL(KL):
@@ -404,22 +397,10 @@ class MeanKL(KL):
             z = f.child  # the one-draw estimate: (total + log q) - log p
             log_q = f.log_prob(q[z], values[z])
             total = log_q - model.log_p(z, values) if total is None else total + log_q - model.log_p(z, values)
-        return _mean(trace, self.name, total)
+        return total.mean()
 
     def describe(self, model):
         from ..formula import Notation, join_sum
 
         return tuple(join_sum([Notation(model.graph, latex).kl_term(f.edge, analytic)
                                for f, analytic in self.latents]) for latex in (False, True))
-
-
-class BoundReport(Report):
-    """The bound ``-(reconstruction + kl)`` as the batch mean of the per-example sum of the
-    :class:`MeanLikelihood` and :class:`MeanKL` it reads (their values per example, which
-    they leave on the trace); never minimised."""
-
-    def forward(self, trace):
-        total = trace.cached(("per example", self.of[0]), None)
-        for n in self.of[1:]:
-            total = total + trace.cached(("per example", n), None)
-        return -total.mean() if self.sign == -1.0 else self.sign * total.mean()

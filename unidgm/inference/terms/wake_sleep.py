@@ -82,22 +82,22 @@ class Sleep(Term):
         return tuple(_sleep_text(model, Notation(model.graph, latex=t)) for t in (False, True))
 
 
-class _Weights:
-    """The K held draws of q and their log weights, shared by wake-theta and wake-phi."""
-
-    @staticmethod
-    def of(trace, k: int):
-        def compute():
-            model = trace.model
-            values, q = trace.held(k)
-            lp = log_joint(model, values)        # (K, B), theta's gradient
-            lq = log_q(model, values, q)         # (K, B), phi's gradient
-            return lp, lq, lp - lq.detach()
-        return trace.cached(("rws weights", k), compute)
+def _weights(trace, k: int):
+    """The K held draws of q's log p(x, h_k), log q(h_k | x) and log weights (q fixed in
+    them), computed once per trace for wake-theta and wake-phi."""
+    def compute():
+        model = trace.model
+        values, q = trace.held(k)
+        lp = log_joint(model, values)        # (K, B), theta's gradient
+        lq = log_q(model, values, q)         # (K, B), phi's gradient
+        return lp, lq, lp - lq.detach()
+    return trace.cached(("rws weights", k), compute)
 
 
 class ReweightedWake(Term):
     """Wake-theta: ``-log (1/K) sum_k w_k``, batch mean; ``iwae`` and ``elbo`` beside it."""
+
+    part = "wake_theta"  # its formula in ``_rws_texts``
 
     def __init__(self, k: int, name: str = "wake_theta", weight: float = 1.0, phase: str | None = None):
         super().__init__(name, weight, phase)
@@ -107,25 +107,27 @@ class ReweightedWake(Term):
     def keys(self):
         return (self.name, "iwae", "elbo")
 
+    def bind(self, model):
+        self._forms = [_rws_texts(model, self.k, latex)[self.part] for latex in (False, True)]  # (body, where)
+
     def forward(self, trace):
-        _, _, log_w = _Weights.of(trace, self.k)
+        _, _, log_w = _weights(trace, self.k)
         bound = torch.logsumexp(log_w, 0) - self._log_k
         with torch.no_grad():
             reports = {"iwae": bound.mean().detach(), "elbo": log_w.mean().detach()}
         return {self.name: -bound.mean(), **reports}
 
     def describe(self, model):
-        return _rws_texts(model, self.k, False)["wake_theta"][0], _rws_texts(model, self.k, True)["wake_theta"][0]
+        return self._forms[0][0], self._forms[1][0]
 
     def where(self):
-        return self._where
-
-    def bind(self, model):
-        self._where = (_rws_texts(model, self.k, False)["wake_theta"][1], _rws_texts(model, self.k, True)["wake_theta"][1])
+        return self._forms[0][1], self._forms[1][1]
 
 
 class ReweightedWakePhi(ReweightedWake):
     """Wake-phi: ``-sum_k wbar_k log q(h_k | x)``, batch mean, the weights held fixed."""
+
+    part = "wake_phi"
 
     def __init__(self, k: int, name: str = "wake_phi", weight: float = 1.0, phase: str | None = None):
         super().__init__(k, name, weight, phase)
@@ -134,15 +136,9 @@ class ReweightedWakePhi(ReweightedWake):
         return (self.name,)
 
     def forward(self, trace):
-        _, lq, log_w = _Weights.of(trace, self.k)
+        _, lq, log_w = _weights(trace, self.k)
         weights = torch.softmax(log_w.detach(), 0)
         return -(weights * lq).sum(0).mean()
-
-    def describe(self, model):
-        return _rws_texts(model, self.k, False)["wake_phi"][0], _rws_texts(model, self.k, True)["wake_phi"][0]
-
-    def bind(self, model):
-        self._where = (_rws_texts(model, self.k, False)["wake_phi"][1], _rws_texts(model, self.k, True)["wake_phi"][1])
 
 
 # ---------------------------------------------------------------------- the formulas
