@@ -10,6 +10,7 @@ from .compiled import CompiledModel
 from .elbo import ELBO
 from .iwae import IWAE
 from ..options import Option, check_value
+from ..stages import checked_stages
 from .rws import RWS
 from .wake_sleep import WakeSleep
 
@@ -19,7 +20,8 @@ OBJECTIVES = {"elbo": ELBO, "iwae": IWAE, "adversarial": Adversarial, "wake-slee
 _ESTIMATORS = Option(dict, help="latent -> estimator", example={"z": "score-baseline"})
 
 
-def compile(graph: Graph, objective: str | None = None, *, terms=None, **options) -> CompiledModel:  # noqa: A001
+def compile(graph: Graph, objective: str | None = None, *, terms=None, stages=None,  # noqa: A001
+            **options) -> CompiledModel:
     """Compiles ``graph`` with an objective into a :class:`CompiledModel`.
 
     Args:
@@ -35,11 +37,22 @@ def compile(graph: Graph, objective: str | None = None, *, terms=None, **options
         terms: a list of :class:`~unidgm.inference.terms.Term` added to the objective's
             (each joins its phase's loss with its weight, see :mod:`unidgm.inference.terms`).
             With ``terms`` and no objective named on a graph that sets none, the objective is
-            those terms alone.
+            those terms alone. A graph's own terms (``g.set_objective("elbo", terms=[...])``)
+            come first, the call's after them; naming another objective drops the graph's.
+        stages: the model's training recipe, a list of ``{"phases": [...], "share": s}`` (or
+            ``"epochs"``/``"max_steps"``), which the Trainer runs where its config gives no
+            ``stages`` (see :class:`~unidgm.train.TrainConfig`); a graph's own
+            (``g.set_objective(..., stages=[...])``) apply unless the call gives some.
     """
     if not isinstance(graph, Graph):
         raise ConfigError(f"compile needs a unidgm.Graph, got {type(graph).__name__}")
     spec = dict(graph.objective)
+    own_terms, own_stages = spec.pop("terms", None), spec.pop("stages", None)
+    if objective is not None and objective != spec.get("name", objective):
+        own_terms = own_stages = None  # the graph's recipe belongs to its own objective
+    if own_terms:
+        terms = list(own_terms) + list(terms or ())
+    stages = stages if stages is not None else own_stages
     if terms is not None:
         from .terms import Term, TermSum
 
@@ -49,7 +62,7 @@ def compile(graph: Graph, objective: str | None = None, *, terms=None, **options
                 raise ConfigError(f"terms=: {t!r} is not a unidgm term; build terms from unidgm.inference.terms, "
                                   f"e.g. PosteriorKL('z', 'q', 'q_x')")
         if objective is None and not spec and not options:
-            return CompiledModel(graph, TermSum(None, terms))
+            return _with_stages(CompiledModel(graph, TermSum(None, terms)), stages)
     # With no objective named, the graph's structure picks one: its adversaries need the game.
     name = spec.pop("name", "adversarial" if graph.edges_of("adversarial") else "elbo")
     if objective is not None and objective != name:
@@ -69,4 +82,19 @@ def compile(graph: Graph, objective: str | None = None, *, terms=None, **options
         from .terms import TermSum
 
         base = TermSum(base, terms)
-    return CompiledModel(graph, base, estimators=estimators)
+    return _with_stages(CompiledModel(graph, base, estimators=estimators), stages)
+
+
+def _with_stages(model: CompiledModel, stages) -> CompiledModel:
+    """The model with its training recipe, each stage's phases checked against the model's."""
+    if stages is None:
+        return model
+    stages = checked_stages(stages, "compile: option")
+    names = [p.name for p in model.phases]
+    for i, stage in enumerate(stages):
+        unknown = [n for n in stage["phases"] if n not in names]
+        if unknown:
+            raise ConfigError(f"stages[{i}] names phase(s) {unknown}, which graph '{model.graph.name}' compiled "
+                              f"with {model.objective.name!r} lacks; its phases are {names}")
+    model.stages = stages
+    return model

@@ -36,6 +36,8 @@ class CompiledModel(nn.Module):
         super().__init__()
         graph.validate()
         self.graph = graph
+        #: the training recipe (TrainConfig.stages) the model was compiled with, or None
+        self.stages: tuple[dict, ...] | None = None
         nodes = dict(graph.nodes)
         self.families = {n: make_family(node.family, **node.options) for n, node in nodes.items()}
         self.nets = nn.ModuleDict({e.key: e.net for e in graph.edges})
@@ -143,8 +145,12 @@ class CompiledModel(nn.Module):
     def training_defaults(self) -> dict:
         """The TrainConfig values the objective trains best with, which the Trainer uses
         wherever the config says "derive": ``lr``, ``betas``, ``lr_groups`` and ``monitor``
-        (the validation term that picks the best checkpoint; None where there is none)."""
-        return {**self.objective.optimizer_defaults, "monitor": self.objective.monitor}
+        (the validation term that picks the best checkpoint; None where there is none), and
+        ``stages`` where the model has a recipe of its own (``compile(..., stages=)``)."""
+        defaults = {**self.objective.optimizer_defaults, "monitor": self.objective.monitor}
+        if self.stages is not None:
+            defaults["stages"] = self.stages
+        return defaults
 
     def forward(self, batch: dict, phase: str | None = None) -> dict[str, torch.Tensor]:
         """The terms of ``loss`` (so ``torch.compile`` and ``DistributedDataParallel`` wrap the

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from unidgm.errors import ConfigError
+from unidgm.stages import checked_stages
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 LR_SCHEDULES = ("constant", "cosine", "linear")
@@ -93,7 +94,11 @@ class TrainConfig:
     # trains and its budget, e.g. ({"phases": ["elbo"], "epochs": 20}, {"phases": ["prior"],
     # "max_steps": 500}) for VQ-VAE's recipe (the autoencoder, then its prior over frozen
     # codes). The run ends after the last stage; epochs, max_steps and minutes still stop it
-    # earlier where given. None: every phase every step.
+    # earlier where given. A stage's budget may instead be a "share" of the run's own
+    # (max_steps, else epochs, else this fit call's minutes), the shares summing to 1:
+    # ({"phases": ["elbo"], "share": 0.6}, {"phases": ["prior"], "share": 0.4}), the form a
+    # model's training_defaults() give, since its budget is the user's. None: the model's
+    # own stages where it has some, else every phase every step.
     stages: tuple[dict, ...] | None = None
 
     def __post_init__(self):
@@ -103,14 +108,15 @@ class TrainConfig:
         if isinstance(self.betas, list):
             object.__setattr__(self, "betas", tuple(self.betas))
         if self.stages is not None:
-            object.__setattr__(self, "stages", _checked_stages(self.stages))
+            object.__setattr__(self, "stages", checked_stages(self.stages))
         if self.lr_groups is not None:
             if not isinstance(self.lr_groups, dict):
                 _fail("lr_groups", self.lr_groups, "a dict from group name to learning rate")
             # A private copy, so that later changes to the caller's dict cannot bypass checks.
             object.__setattr__(self, "lr_groups", dict(self.lr_groups))
         self._check()
-        if self.epochs is None and self.minutes is None and self.max_steps is None and not self.stages:
+        if self.epochs is None and self.minutes is None and self.max_steps is None and not (
+                self.stages and "share" not in self.stages[0]):
             object.__setattr__(self, "epochs", DEFAULT_EPOCHS)
 
     def _check(self) -> None:
@@ -186,6 +192,8 @@ class TrainConfig:
             changes["lr_groups"] = dict(defaults["lr_groups"])
         if self.monitor == "auto":
             changes["monitor"] = defaults.get("monitor", DEFAULT_MONITOR)
+        if self.stages is None and defaults.get("stages"):
+            changes["stages"] = checked_stages(defaults["stages"])
         return replace(self, **changes) if changes else self
 
     def replace(self, **changes: Any) -> TrainConfig:
@@ -205,28 +213,6 @@ def check_field_names(names, where: str) -> None:
                 f"{where}: unknown TrainConfig field {name!r}; {hint}"
                 f"the fields are: {', '.join(known)}."
             )
-
-
-def _checked_stages(stages) -> tuple[dict, ...]:
-    """``stages`` as a tuple of plain dicts ``{"phases": (...), "epochs" | "max_steps": n}``,
-    or ConfigError naming the stage and the fix."""
-    example = '({"phases": ["elbo"], "epochs": 20}, {"phases": ["prior"], "max_steps": 500})'
-    if not isinstance(stages, (list, tuple)) or not stages:
-        _fail("stages", stages, f"a non-empty list of stages, e.g. {example}")
-    out = []
-    for i, stage in enumerate(stages):
-        if not isinstance(stage, dict):
-            _fail(f"stages[{i}]", stage, f"a dict, e.g. {example}")
-        unknown = set(stage) - {"phases", "epochs", "max_steps"}
-        phases = stage.get("phases")
-        budgets = [k for k in ("epochs", "max_steps") if k in stage]
-        if unknown or not isinstance(phases, (list, tuple)) or not phases or not all(
-                isinstance(p, str) for p in phases) or len(budgets) != 1:
-            _fail(f"stages[{i}]", stage, 'a dict with "phases" (a list of phase names) and one budget, "epochs" '
-                                         f'or "max_steps", e.g. {example}')
-        _integer(f"stages[{i}][{budgets[0]!r}]", stage[budgets[0]], minimum=1)
-        out.append({"phases": tuple(phases), budgets[0]: stage[budgets[0]]})
-    return tuple(out)
 
 
 def _is_real(value) -> bool:

@@ -201,6 +201,7 @@ class Trainer:
         self._counts = [0] * len(self._plan)  # steps each phase took in that window (stages skip some)
         self._logged = (0, [0] * len(self._plan), [0.0] * len(self._plan))  # (window, counts, sums) at the last log
         # Stages (TrainConfig.stages): the step at which each ends, and the phases each runs.
+        self._stage_shares: list[float] = []
         self._stage_ends, self._stage_phases = self._plan_stages(config)
         self._active = list(range(len(self._plan)))
         self._last_terms: list[dict | None] = [None] * len(self._plan)
@@ -280,6 +281,9 @@ class Trainer:
         self._shuffle_start = checkpoint["shuffle_state"].clone()
         self.best = checkpoint["best"]
         self._elapsed = float(checkpoint.get("time", 0.0))
+        if self._timed_stages and checkpoint.get("stage_ends") is not None:
+            ended = checkpoint["stage_ends"]
+            self._stage_ends = [math.inf if e is None else int(e) for e in ended][:len(self._stage_ends)]
         running = checkpoint.get("running")
         if running is not None and len(running.get("names", ())) == len(self._sums):
             for i, (names, sums) in enumerate(zip(running["names"], running["sums"])):
@@ -338,10 +342,18 @@ class Trainer:
     def _plan_stages(self, config):
         """``(ends, phases)``: the global step at which each stage of ``config.stages`` ends
         and the plan indices of the phases it runs; ``([], [])`` without stages."""
+        self._timed_stages = False
         if not config.stages:
             return [], []
         names = [p.name for p in self.phases]
         ends, phases, at = [], [], 0
+        shared = "share" in config.stages[0]
+        if shared:
+            budgets = [config.max_steps] if config.max_steps is not None else []
+            if config.epochs is not None:
+                budgets.append(config.epochs * self.steps_per_epoch)
+            total = min(budgets) if budgets else None
+        share = 0.0
         for i, stage in enumerate(config.stages):
             unknown = [n for n in stage["phases"] if n not in names]
             if unknown:
@@ -349,10 +361,28 @@ class Trainer:
                     f"TrainConfig field 'stages'[{i}] names phase(s) {unknown}, which the model "
                     f"lacks; its phases are {names}."
                 )
+            phases.append([j for j, n in enumerate(names) if n in stage["phases"]])
+            if shared:
+                share += stage["share"]
+                # With minutes the only budget, a stage ends at its share of the call's time,
+                # the step it ended at recorded (and checkpointed) then; the last one never
+                # ends by itself, the minutes do.
+                self._stage_shares.append(share)
+                last = i == len(config.stages) - 1
+                ends.append(math.inf if total is None else total if last else max(1, round(share * total)))
+                continue
             at += stage["max_steps"] if "max_steps" in stage else stage["epochs"] * self.steps_per_epoch
             ends.append(at)
-            phases.append([j for j, n in enumerate(names) if n in stage["phases"]])
+        self._timed_stages = shared and total is None
         return ends, phases
+
+    def _end_timed_stage(self, started: float) -> None:
+        """With stages sharing the minutes, end the current stage once its share of this
+        call's time is spent (not the last: the minutes end that)."""
+        i = self.stage
+        if i < len(self._stage_ends) - 1 and \
+                time.monotonic() - started >= self._stage_shares[i] * self.config.minutes * 60:
+            self._stage_ends[i] = self.global_step
 
     @property
     def stage(self) -> int | None:
@@ -429,6 +459,8 @@ class Trainer:
                 index = perm[start : start + batch_size]
                 terms = self.step(self._prepare({k: v[index] for k, v in train.items()}))
                 step = self.global_step
+                if self._timed_stages:
+                    self._end_timed_stage(started)
                 for hook in on_step_end:
                     hook(self, step, terms)
                 self.batch_in_epoch += 1
@@ -505,7 +537,7 @@ class Trainer:
         seconds / (minutes * 60), whichever limits are set."""
         config = self.config
         shares = [0.0]
-        if self._stage_ends:
+        if self._stage_ends and not self._timed_stages:
             shares.append(self.global_step / self._stage_ends[-1])
         if config.max_steps is not None:
             shares.append(self.global_step / config.max_steps)
@@ -539,7 +571,7 @@ class Trainer:
         limits = [config.max_steps] if config.max_steps is not None else []
         if config.epochs is not None:
             limits.append(config.epochs * self.steps_per_epoch)
-        if self._stage_ends:
+        if self._stage_ends and not self._timed_stages:
             limits.append(self._stage_ends[-1])
         disable = not config.progress
         if limits:
@@ -739,6 +771,8 @@ class Trainer:
             "config": self.config.to_dict(),
             "time": self._time(started),
             "num_train": self.num_train,
+            # where stages sharing the minutes ended (None: not yet), for an exact resume
+            "stage_ends": [None if math.isinf(e) else e for e in self._stage_ends] if self._timed_stages else None,
             "running": {"sums": [total.cpu() for total in self._sums], "window": self._window,
                         "counts": list(self._counts),
                         "names": [None if n is None else list(n) for n in self._names]},
