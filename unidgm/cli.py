@@ -51,7 +51,7 @@ def cmd_list(args) -> int:
 # What `train` writes into a run folder besides the Trainer's own files; --overwrite removes
 # them with the old run's checkpoints, so that no picture or figure of the old run is left.
 RUN_OUTPUTS = ("run.json", "eval.json", "samples.png", "reconstructions.png", "traversal.png", "codes.png",
-               "analogies.png", "curves.png")
+               "analogies.png", "curves.png", "code_usage.png", "resampled.png")
 
 
 def cmd_train(args) -> int:
@@ -123,6 +123,13 @@ def cmd_train(args) -> int:
         write(model, out / f"{name}.png", test)
     if model.partially_observed and pictured(model) is not None:
         write_analogies(model, out / "analogies.png", test)
+    from .eval.codes import code_nodes
+
+    if code_nodes(model) and pictured(model) is not None and model.can_generate:
+        from .eval.code_pictures import write_code_usage, write_resampled
+
+        write_code_usage(model, out / "code_usage.png", test)
+        write_resampled(model, out / "resampled.png", test)  # where one level of codes generates another
     write_curves(out, out / "curves.png")
     print(json.dumps({k: v for k, v in summary.items() if isinstance(v, (int, float, str, type(None)))}))
     return 0
@@ -144,7 +151,8 @@ def cmd_eval(args) -> int:
     from .run import load_run
 
     model, data, cfg = load_run(args.dir)
-    result = evaluate_run(model, data, cfg, split=args.split, k=args.k, seed=args.seed, limit=args.limit)
+    result = evaluate_run(model, data, cfg, split=args.split, k=args.k, seed=args.seed, limit=args.limit,
+                          samples=args.samples)
     (Path(args.dir) / "eval.json").write_text(json.dumps(result, indent=2))
     print(json.dumps(result))
     return 0
@@ -282,6 +290,7 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--split", default="test", choices=["test", "val"])
     e.add_argument("--limit", type=int, default=None, help="evaluate the first N examples only")
     e.add_argument("--seed", type=int, default=0, help="seed of the held-out binarization")
+    e.add_argument("--samples", type=int, default=10000, help="generated images for FID (default 10000)")
     e.set_defaults(fn=cmd_eval)
 
     pl = sub.add_parser("plot", help="learning curves of a run, or several runs overlaid, as PNG or SVG")

@@ -131,5 +131,6 @@ def load_run(out, checkpoint: str = "best.pt"):
     except (KeyError, RuntimeError) as e:
         raise CheckpointError(f"{ckpt_path} does not match model {cfg.model!r} of {path} ({e}); "
                               f"the run folder is inconsistent, re-train it") from None
+    model.set_schedule_step(int(state.get("step", 0)))  # temperatures and weights as training left them
     model.eval()
     return model, data, cfg

@@ -372,7 +372,7 @@ def test_unknown_objective():
 
 
 def test_unknown_objective_option():
-    with pytest.raises(ConfigError, match=r"objective 'elbo' has no option k; its options are classification_weight, kl, kl_weight, warmup"):
+    with pytest.raises(ConfigError, match=r"objective 'elbo' has no option k; its options are classification_weight, kl, kl_reference, kl_schedule, kl_weight, warmup"):
         unidgm.compile(vae(), "elbo", k=5)
     with pytest.raises(ConfigError, match=r"objective 'iwae' has no option beta; its options are k"):
         unidgm.compile(vae(), "iwae", beta=2.0)

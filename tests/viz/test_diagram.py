@@ -229,7 +229,8 @@ def test_every_catalogue_model_is_drawn_with_its_formula(name, tmp_path):
     assert arcs <= set(groups)
     texts = [t.text or "" for t in root.iter(SVG + "text")]
     caption = [piece for line in model.formula().text.splitlines() for piece in diagram.wrap(line)]
-    assert [t.strip() for t in texts[:len(caption) + 1]] == [f"{name}: {model.formula().objective}"] + [
+    header = [piece.strip() for piece in diagram.wrap(f"{name}: {model.formula().objective}")]
+    assert [t.strip() for t in texts[:len(caption) + len(header)]] == header + [
         c.strip() for c in caption]  # the caption comes first, line by line
     text = " ".join(texts)
     for e in graph.edges:

@@ -6,6 +6,10 @@
   test images, with the library's own digit classifier);
 - ``modes_covered``, ``high_quality_share``: generators of the 2-D mixtures (VEEGAN's rule),
   on draws of the model (an explicit likelihood's observation noise included);
+- the metrics of discrete codes and their priors (VQ-VAE, VQ-VAE-2, the discrete VAE; see
+  :mod:`unidgm.eval.codes`): ``reconstruction_mse``, ``reconstruction_accuracy``, ``codes_used``,
+  ``perplexity``, ``perplexity_nonblank``, ``prior_nll_bits`` beside ``unigram_entropy_bits``,
+  ``fid_independent``, ``fid_uniform`` and ``class_entropy``;
 - ``code_accuracy``: a categorical latent inferred from the image, against the digit labels
   after the best matching (InfoGAN's categorical code);
 - ``generated_code_accuracy``: the same code on the generator's side: images generated with
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import torch
 
+from .codes import code_nodes
 from .likelihood import elbo, log_likelihood
 
 
@@ -53,12 +58,22 @@ def evaluate_run(model, data, cfg, split: str = "test", k: int = 1000, seed: int
         classifier = digit_classifier(cfg.data, data_dir=cfg.data_dir).to(device)
         fake = _generate(model, x, min(samples, n), raw)
         result["fid"] = fid(classifier, raw[x][: fake.shape[0]], fake)
+    if x is not None and code_nodes(model) and model.can_generate:
+        from .codes import code_metrics
+
+        label = next((key for key, family in data.families.items() if family == "categorical" and key not in nodes
+                      and key in raw), None)
+        judged = "fid" in result
+        result.update(code_metrics(model, x, raw, classifier if judged else None, fake if judged else None,
+                                   labels=label if judged else None, seed=seed))
     if generates and "centers" in data.meta:
         from .modes import mode_metrics
 
         fake = _generate(model, x, 2500, raw, mean=False)  # draws, observation noise included
         result.update(mode_metrics(fake.cpu(), data.meta["centers"], data.meta["std"]))
+    # a class code: one categorical over classes (not a grid of codes), inferred from the data
     codes = [f for f in model.inference if model.families[f.child].name == "categorical"
+             and len(nodes[f.child].shape) == 1 and not model.families[f.child].indices
              and not nodes[f.child].role == "visible" and all(nodes[p].role == "visible" for p in f.parents)]
     # the data's class labels that the graph does not model: what a code may be matched to
     labels = [key for key, family in data.families.items() if family == "categorical" and key not in nodes

@@ -149,7 +149,9 @@ class CompiledModel(nn.Module):
         ``stages`` where the model has a recipe of its own (``compile(..., stages=)``)."""
         defaults = {**self.objective.optimizer_defaults, "monitor": self.objective.monitor}
         if self.stages is not None:
-            defaults["stages"] = self.stages
+            # a best checkpoint judged by one phase's term would predate the later stages
+            # (the autoencoder's best is from before its prior was fitted): keep the last
+            defaults.update(stages=self.stages, monitor=None)
         return defaults
 
     def forward(self, batch: dict, phase: str | None = None) -> dict[str, torch.Tensor]:

@@ -43,6 +43,10 @@ from .objective import Objective, Phase, require_likelihoods
 
 _KL_MODES = ("auto", "analytic", "mc")
 KLMode = Annotated[str, Option(choices=_KL_MODES)]
+#: the warm-up's shape (see :class:`~unidgm.inference.terms.KL`)
+KLSchedule = Annotated[str, Option(choices=("linear", "cosine"))]
+#: what each latent's KL is taken from: p's prior or edge, or the family's standard prior
+KLReference = Annotated[str, Option(choices=("model", "standard"))]
 
 
 class ELBO(Objective):
@@ -50,8 +54,13 @@ class ELBO(Objective):
 
     Args:
         kl_weight: beta, the weight of the KL term (1 is the ELBO; >1 a beta-VAE).
-        warmup: steps over which the weight ramps linearly from 0 to ``kl_weight``
-            (0: no warm-up).
+        warmup: steps over which the weight ramps from 0 to ``kl_weight`` (0: no warm-up).
+        kl_schedule: the ramp's shape, ``"linear"`` (Bowman et al. 2016) or ``"cosine"``
+            (Ramesh et al. 2021's discrete VAE).
+        kl_reference: ``"model"`` (each latent's prior or generative edge in p) or
+            ``"standard"`` (its family's standard prior, whatever p says: the
+            uniform prior of DALL-E's first stage, Ramesh et al. 2021, Sec. 2.1, while a
+            learned prior over the codes waits for its own stage).
         kl: ``"auto"`` (analytic where valid), ``"analytic"`` (required; an error where it
             is not available) or ``"mc"`` (Monte Carlo everywhere).
         classification_weight: for a graph with a partially observed latent y, alpha of
@@ -66,8 +75,10 @@ class ELBO(Objective):
 
     @checks_options
     def __init__(self, kl_weight: Weight = 1.0, warmup: Steps = 0, kl: KLMode = "auto",
-                 classification_weight: Weight | None = None):
+                 classification_weight: Weight | None = None, kl_schedule: KLSchedule = "linear",
+                 kl_reference: KLReference = "model"):
         super().__init__()
+        self.kl_schedule, self.kl_reference = kl_schedule, kl_reference
         self.classification_weight = None if classification_weight is None else float(classification_weight)
         self.kl_weight = float(kl_weight)
         self.warmup = int(warmup)
@@ -107,8 +118,8 @@ class ELBO(Objective):
             z = f.child
             if f.deterministic or z in summed:
                 continue
-            gen = model.generative.get(z)
-            if gen is None and graph.nodes[z].prior is None:
+            gen = None if self.kl_reference == "standard" else model.generative.get(z)
+            if gen is None and graph.nodes[z].prior is None and self.kl_reference != "standard":
                 raise GraphError(f"latent '{z}' is inferred but has neither a prior nor a generative edge, so the "
                                  f"ELBO has no p({z}); give it prior='standard' or a generative edge")
             downstream = nx.descendants(q_graph, z)
@@ -124,7 +135,8 @@ class ELBO(Objective):
         #: latent -> closed-form KL (else Monte Carlo)
         self.kl_analytic = {f.child: analytic for f, analytic in latents}
         # an ELBO without KL terms (an autoencoder) still reports kl = 0
-        kl = KL(latents, weight=self.kl_weight if latents else 0.0, warmup=self.warmup)
+        kl = KL(latents, weight=self.kl_weight if latents else 0.0, warmup=self.warmup, schedule=self.kl_schedule,
+                reference=self.kl_reference)
         if len(summed) > 1:
             raise GraphError(f"latents {', '.join(map(repr, summed))} are all summed over (partially observed or "
                              f"estimator='enumerate'); the ELBO sums over one such latent, so declare one (a joint "
@@ -151,6 +163,8 @@ class ELBO(Objective):
     def __repr__(self):
         extra = f", kl_weight={self.kl_weight}" if self.kl_weight != 1.0 else ""
         extra += f", warmup={self.warmup}" if self.warmup else ""
+        extra += f", kl_schedule={self.kl_schedule}" if self.kl_schedule != "linear" else ""
+        extra += f", kl_reference={self.kl_reference}" if self.kl_reference != "model" else ""
         if self.classification_weight is not None:
             extra += f", classification_weight={self.classification_weight:g}"
         return f"{self.name}(kl={self.kl_mode}{extra})"

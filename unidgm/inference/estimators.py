@@ -30,7 +30,10 @@ latent gets one:
     Gumbel noise g, reparameterized. The gradient is that of the relaxed objective, so it
     is *biased*; the bias shrinks as the temperature tau goes to 0 (and the variance grows). Temperature schedule of Jang et al.'s
     (2017) experiments: tau_t = max(min_temperature, temperature * exp(-anneal_rate * t)),
-    t the global training step rounded down to a multiple of ``anneal_every``. The relaxed
+    t the global training step rounded down to a multiple of ``anneal_every``; or, with
+    ``schedule="cosine"``, Ramesh et al. (2021, Sec. 2.1)'s cosine annealing from
+    ``temperature`` to ``min_temperature`` over ``anneal_steps`` steps,
+    tau_t = min + (tau_0 - min) (1 + cos(pi min(1, t / anneal_steps))) / 2. The relaxed
     value is scored by the discrete family's log-probability (a cross-entropy, exact at
     one-hot values); relaxation happens only in training mode, so evaluation
     (``model.eval()``: the validation ELBO, importance-sampled log-likelihoods) scores
@@ -70,6 +73,8 @@ _EPS = 1e-6
 
 Baseline = Annotated[str, Option(choices=tuple(b for b in BASELINES if b is not None))]
 Decay = Annotated[float, Option(float, low=0, high=1, open_high=True)]
+#: the Gumbel temperature's annealing schedule
+GumbelSchedule = Annotated[str, Option(choices=("exponential", "cosine"))]
 # An estimator's bad option is a bad node option: GraphError, as the latent's other errors.
 _checks = checks_options(owner=lambda self: f"{self.name} estimator", error=GraphError)
 
@@ -81,6 +86,8 @@ class Estimator(nn.Module):
     name: str = ""
     #: whether it adds a score-function surrogate to the per-example objective
     scores: bool = False
+    #: whether its training draws are relaxed values rather than the family's (Gumbel-softmax)
+    relaxes: bool = False
 
     def __init__(self):
         super().__init__()
@@ -234,14 +241,21 @@ class Gumbel(Estimator):
         min_temperature: the floor of the annealing schedule (Jang et al.: 0.5); None: no floor.
         anneal_rate: r of tau_t = max(min, tau_0 exp(-r t)) (Jang et al.: 1e-5; 0: constant).
         anneal_every: the schedule changes every that many steps (Jang et al.: 500).
+        schedule: ``"exponential"`` (Jang et al.'s, above) or ``"cosine"`` (Ramesh et al.'s).
+        anneal_steps: the length of the cosine schedule (DALL-E: 150,000 updates).
     """
 
     name = "gumbel"
+    relaxes = True
 
     @_checks
     def __init__(self, temperature: Rate = 1.0, min_temperature: Rate | None = 0.5, anneal_rate: Weight = 1e-5,
-                 anneal_every: Size = 500):
+                 anneal_every: Size = 500, schedule: GumbelSchedule = "exponential", anneal_steps: Size = 150_000):
         super().__init__()
+        if schedule == "cosine" and min_temperature is None:
+            raise GraphError("estimator 'gumbel': schedule='cosine' anneals to min_temperature; give one, e.g. "
+                             "min_temperature=0.0625 (DALL-E's 1/16)")
+        self.schedule, self.anneal_steps = schedule, int(anneal_steps)
         self.temperature = float(temperature)
         self.min_temperature = None if min_temperature is None else float(min_temperature)
         self.anneal_rate = float(anneal_rate)
@@ -261,7 +275,10 @@ class Gumbel(Estimator):
         self._bernoulli = family.name == "bernoulli"
 
     def current_temperature(self) -> float:
-        """tau at the current step (Jang et al. 2017's annealing schedule)."""
+        """tau at the current step (Jang et al. 2017's annealing schedule, or the cosine one)."""
+        if self.schedule == "cosine":
+            done = min(1.0, self.step / self.anneal_steps)
+            return self.min_temperature + (self.temperature - self.min_temperature) * 0.5 * (1 + math.cos(math.pi * done))
         if not self.anneal_rate:
             return self.temperature
         t = (self.step // self.anneal_every) * self.anneal_every
@@ -282,6 +299,9 @@ class Gumbel(Estimator):
         return F.softmax((logits - torch.log(-u.log())) / tau, -1)
 
     def extra_repr(self):
+        if self.schedule == "cosine":
+            return (f"temperature={self.temperature}, min_temperature={self.min_temperature}, schedule=cosine, "
+                    f"anneal_steps={self.anneal_steps}")
         return (f"temperature={self.temperature}, min_temperature={self.min_temperature}, "
                 f"anneal_rate={self.anneal_rate}, anneal_every={self.anneal_every}")
 

@@ -407,12 +407,13 @@ class Notation:
         sub = self.scope(parents)
         return self.neg(self.expect(sub if sub != self.data() else "", body))
 
-    def kl_term(self, q_edge, analytic: bool) -> str:
+    def kl_term(self, q_edge, analytic: bool, standard: bool = False) -> str:
         """The KL of one latent's posterior from its prior (or generative edge): in closed
         form, ``KL(q(z|x) || p(z))`` (inside an expectation over any sampled q-parents),
-        or its one-sample Monte Carlo estimate ``E_q[log q(z|x) - log p(z)]``."""
+        or its one-sample Monte Carlo estimate ``E_q[log q(z|x) - log p(z)]``; with
+        ``standard``, from the family's standard prior whatever p says."""
         z = q_edge.child
-        gen = self.graph.edge_into(z, "generative")
+        gen = None if standard else self.graph.edge_into(z, "generative")
         q = self.edge(q_edge, self.values(q_edge.parents))
         p = self.edge(gen, self.values(gen.parents)) if gen is not None else self.prior(z)
         p_parents = gen.parents if gen is not None else ()

@@ -89,6 +89,7 @@ class Objective:
         phases = list(self.phases)
         default = phases[-1].name if phases else None
         placed: dict[str, list] = {p.name: [] for p in phases}
+        own = set()  # the phases terms made
         keys: list[str] = []
         for t in parts:
             t.bind(model)
@@ -99,6 +100,13 @@ class Objective:
                                       f"({', '.join(placed)}); name one of those, or give the term groups=")
                 phases.insert(0, Phase(phase, t.groups, t.name))
                 placed[phase] = []
+                own.add(phase)
+            elif phase in own:
+                # a second term in a phase that terms made (two priors' fits): the phase updates
+                # both terms' groups and minimises their weighted sum, reported under its name
+                i = next(i for i, p in enumerate(phases) if p.name == phase)
+                groups = phases[i].groups + tuple(g for g in t.groups if g not in phases[i].groups)
+                phases[i] = Phase(phase, groups, phase, phases[i].steps)
             placed[phase].append(t)
             for k in t.keys():
                 if k in keys:

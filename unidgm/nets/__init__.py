@@ -1,10 +1,13 @@
 """Small building blocks for edges' networks."""
 from .conv import ConvDecoder, ConvEncoder, LeNetFeatures
 from .mlp import MLP
+from .onehot import ArgmaxIndices, OneHot
 from .output import Output
 from .pixelcnn import GatedPixelCNN
-from .quantizer import CodeEmbedding, CodeIndices, VectorQuantizer
+from .quantizer import CodeEmbedding, CodeIndices, Quantized, VectorQuantizer
+from .residual import DownsamplingEncoder, ResidualStack, UpsamplingDecoder
 from .transformer import CausalTransformer
 
 __all__ = ["MLP", "Output", "ConvEncoder", "ConvDecoder", "LeNetFeatures", "VectorQuantizer", "CausalTransformer",
-           "GatedPixelCNN", "CodeEmbedding", "CodeIndices"]
+           "GatedPixelCNN", "CodeEmbedding", "CodeIndices", "Quantized", "DownsamplingEncoder", "UpsamplingDecoder",
+           "ResidualStack", "ArgmaxIndices", "OneHot"]

@@ -27,6 +27,8 @@ References:
 """
 from __future__ import annotations
 
+import weakref
+
 import torch
 from torch import nn
 
@@ -115,14 +117,20 @@ class VectorQuantizer(nn.Module):
         e = e.reshape(z_e.shape[:1] + z_e.shape[2:] + (self.dim,)).movedim(-1, 1)  # (B, D, *grid)
         commitment = (z_e - e.detach()).pow(2).flatten(1).sum(1)                   # (B,)
         codebook = z_e.new_zeros(z_e.shape[0]) if self.ema else (z_e.detach() - e).pow(2).flatten(1).sum(1)
-        return Output(z_e + (e - z_e).detach(),
-                      {"indices": indices.reshape(z_e.shape[:1] + z_e.shape[2:]), "codebook": codebook,
-                       "commitment": commitment, **self.usage(indices)})
+        value, indices = z_e + (e - z_e).detach(), indices.reshape(z_e.shape[:1] + z_e.shape[2:])
+        # CodeIndices reads the indices of this very output without a second distance matrix
+        self._last = (weakref.ref(value), indices)
+        return Output(value, {"indices": indices, "codebook": codebook, "commitment": commitment,
+                              **self.usage(indices)})
 
     @torch.no_grad()
     def indices(self, z: torch.Tensor) -> torch.Tensor:
         """The nearest code of each D-vector of ``z`` ``(B, D, *grid)``: int64 ``(B, *grid)``.
-        No update of the codebook (EMA, k-means, restarts) happens here."""
+        No update of the codebook (EMA, k-means, restarts) happens here. For the tensor the
+        last forward call returned, these are the indices it found (no second search)."""
+        last = getattr(self, "_last", None)
+        if last is not None and last[0]() is z:
+            return last[1]
         flat = z.movedim(1, -1).reshape(-1, self.dim)
         return self._nearest(flat, self.codebook).reshape(z.shape[:1] + z.shape[2:])
 
@@ -186,6 +194,19 @@ class VectorQuantizer(nn.Module):
                     # Counted as just alive, with m = e * N so that e = m / N is the fresh vector.
                     self.ema_count[dead] = self.dead_code_threshold
                     self.ema_sum[dead] = fresh * self.dead_code_threshold
+
+
+class Quantized(nn.Module):
+    """``quantizer(encoder(x))``: an encoder's output quantized, the inference edge x -> z_q of
+    VQ-VAE's graph ([1] Fig. 1). Its Output carries the quantizer's aux (indices, codebook and
+    commitment terms, usage). ``encoder`` may read a dict of parents (``combine="dict"``)."""
+
+    def __init__(self, encoder: nn.Module, quantizer: VectorQuantizer):
+        super().__init__()
+        self.encoder, self.quantizer = encoder, quantizer
+
+    def forward(self, x) -> Output:
+        return self.quantizer(self.encoder(x))
 
 
 class CodeIndices(nn.Module):

@@ -15,6 +15,19 @@ latent node       plain circle
 partially         half-shaded circle: a latent the batch gives for some examples
 observed latent   (a semi-supervised label)
 indicator node    plain diamond (the y of an adversarial edge)
+code node         rounded box, labelled with its grid and codebook size
+                  (``c`` / ``7×7, K=512``): a node whose values are class indices
+                  (``classes=K``), a grid of discrete codes
+density prior     bold blue (``#1f5fa8``): a generative edge with ``density=True``,
+                  whose network scores and draws its child itself (a PixelCNN
+                  prior); with no parents its label sits beside the node with the
+                  network's class (``p_θ(c)`` / ``GatedPixelCNN``), with parents
+                  its arcs are bold blue
+quantizing edge   an inference edge whose network holds a ``VectorQuantizer``:
+                  hollow diamond arrowhead, labelled ``z_q = Q(E_φ(x))``
+codebook lookup   hollow box arrowhead on the edges that read or write a code's
+                  index through the same codebook: ``c = argmin_k ‖z_q − e_k‖``
+                  (``CodeIndices``) and ``z_q = e_c`` (``CodeEmbedding``)
 ================  ==============================================================
 
 An edge with several parents is one conditional, drawn as one arc per parent; its label
@@ -30,6 +43,7 @@ read without Graphviz), the spec becomes a ``graphviz.Digraph`` (:func:`to_digra
 """
 from __future__ import annotations
 
+import html
 import os
 import shutil
 from pathlib import Path
@@ -52,6 +66,9 @@ NODE_STYLE = {
 #: a partially observed latent (a label known for some examples): half shaded, half plain
 PARTIALLY_OBSERVED_STYLE = {"shape": "circle", "style": "filled", "fillcolor": "#c8c8c8;0.5:white",
                             "gradientangle": "90", "color": "black"}
+#: a node whose values are class indices (a grid of discrete codes): a rounded box, over
+#: the style of its role (a visible one stays shaded)
+CODE_STYLE = {"shape": "box", "style": "rounded", "color": "black"}
 #: style attributes per edge kind; a deterministic edge's arrowhead is hollow
 EDGE_STYLE = {
     "generative": {"style": "solid", "color": "black", "fontcolor": "black"},
@@ -59,6 +76,12 @@ EDGE_STYLE = {
     "adversarial": {"style": "solid", "color": "red", "fontcolor": "red"},
 }
 ARROWHEAD = {False: "normal", True: "onormal"}
+#: a density edge (a network that scores and draws its child, such as a PixelCNN prior):
+#: bold and blue, its arcs and the label beside a parentless one's node
+DENSITY_COLOR = "#1f5fa8"
+DENSITY_STYLE = {"color": DENSITY_COLOR, "fontcolor": DENSITY_COLOR, "penwidth": "2"}
+#: arrowheads of the edges through a vector quantizer's codebook (see :func:`code_role`)
+CODE_ARROWHEAD = {"quantize": "odiamond", "indices": "obox", "embed": "obox"}
 _PARAM = {"generative": ("p", "θ"), "inference": ("q", "φ"), "adversarial": ("q", "ψ")}
 
 
@@ -74,13 +97,48 @@ def _graph_and_model(obj):
                       f"got {type(obj).__name__}")
 
 
+def is_code_node(node) -> bool:
+    """Whether a node's values are class indices (``classes=K``): a grid of discrete codes."""
+    from ..graph.families import make_family
+
+    return node.role != "indicator" and make_family(node.family, **node.options).indices
+
+
+def code_role(edge) -> str | None:
+    """How an edge passes through a vector quantizer's codebook: ``"quantize"`` (an
+    inference edge whose network holds a :class:`~unidgm.nets.VectorQuantizer`, z_q =
+    Q(E_φ(x))), ``"indices"`` (a :class:`~unidgm.nets.CodeIndices`, the codes' indices),
+    ``"embed"`` (a :class:`~unidgm.nets.CodeEmbedding`, the codes of indices), else None."""
+    from ..nets.quantizer import CodeEmbedding, CodeIndices, VectorQuantizer
+
+    if isinstance(edge.net, CodeIndices):
+        return "indices"
+    if isinstance(edge.net, CodeEmbedding):
+        return "embed"
+    if edge.kind == "inference" and any(isinstance(m, VectorQuantizer) for m in edge.net.modules()):
+        return "quantize"
+    return None
+
+
 def edge_label(edge) -> str:
     """An edge in the paper's notation: ``p_θ(x|z,c)``, ``q_φ(z|x)``, ``q_ψ(y_x|x)``, or
-    for a deterministic edge its function, ``x = G_θ(z)``, ``z = E_φ(x)``; an edge of an
+    for a deterministic edge its function, ``x = G_θ(z)``, ``z = E_φ(x)``; through a
+    vector quantizer's codebook ``z_q = Q(E_φ(x))`` (``Q(z_e)`` where the network is the
+    quantizer itself), ``c = argmin_k ‖z_q − e_k‖`` and ``z_q = e_c``; an edge of an
     inference process other than ``q`` names it, ``q_φ(z|x) [q_x]``."""
+    from ..nets.quantizer import VectorQuantizer
+
     letter, param = _PARAM[edge.kind]
     parents = ",".join(edge.parents)
-    if edge.deterministic:
+    role = code_role(edge)
+    if role == "quantize":
+        inner = parents if isinstance(edge.net, VectorQuantizer) else f"E_{param}({parents})"
+        label = f"{edge.child} = Q({inner})"
+    elif role == "indices":
+        label = f"{edge.child} = argmin_k ‖{parents} − e_k‖"
+    elif role == "embed":
+        label = f"{edge.child} = e_{parents}"
+    elif edge.deterministic:
         fn = "G" if edge.kind == "generative" else "E"
         label = f"{edge.child} = {fn}_{param}({parents})"
     elif not edge.parents:  # a prior network
@@ -88,6 +146,14 @@ def edge_label(edge) -> str:
     else:
         label = f"{letter}_{param}({edge.child}|{parents})"
     return label if edge.kind == "adversarial" or edge.default_process else f"{label} [{edge.process}]"
+
+
+def _density_label(label: str, net) -> str:
+    """A density edge's label as a Graphviz HTML label, in the density colour (beside a
+    node, whose own label stays black): the notation in bold, the network's class on the
+    line below (``p_θ(c)`` / ``GatedPixelCNN``)."""
+    return (f'<<font color="{DENSITY_COLOR}"><b>{html.escape(label, quote=False)}</b><br/>'
+            f'<font point-size="10">{html.escape(type(net).__name__, quote=False)}</font></font>>')
 
 
 def _ranks(graph) -> dict[str, int]:
@@ -117,33 +183,51 @@ def _ranks(graph) -> dict[str, int]:
 
 def diagram_spec(graph_or_model, caption: str | None = None) -> dict:
     """The diagram as plain data: ``{"name", "caption", "graph", "nodes", "edges",
-    "ranks"}``. ``nodes`` maps each name to its role, rank, label and Graphviz attributes;
+    "ranks"}``. ``nodes`` maps each name to its role, family, shape, rank, whether it is a
+    code node (``code``, with its codebook size ``classes``), its prior network beside it
+    (``prior``: ``{"label", "density", "net"}`` or None), and its Graphviz attributes;
     ``edges`` lists one arc per (parent, child) of each edge with its kind, whether it is
-    deterministic, its label (on the first parent's arc only) and Graphviz attributes;
-    ``ranks`` lists the nodes row by row, top to bottom. In SVG, nodes carry the id
-    ``node-<name>`` and arcs ``<kind>-<parent>-<child>``."""
+    deterministic or a density edge, how it passes through a codebook (``codes``, see
+    :func:`code_role`), its label (on the first parent's arc only) and Graphviz
+    attributes; ``ranks`` lists the nodes row by row, top to bottom. In SVG, nodes carry
+    the id ``node-<name>`` and arcs ``<kind>-<parent>-<child>``."""
     graph, _ = _graph_and_model(graph_or_model)
     rank = _ranks(graph)
     nodes = {}
     for n, node in graph.nodes.items():
         style = PARTIALLY_OBSERVED_STYLE if node.partially_observed else NODE_STYLE[node.role]
-        attrs = {"label": n, "fontname": FONT, "id": f"node-{n}", **style}
-        nodes[n] = {"role": node.role, "family": node.family, "shape": node.shape, "rank": rank[n], "attrs": attrs}
+        code = not node.partially_observed and is_code_node(node)
+        label = n
+        if code:
+            filled = "filled" in style["style"]
+            style = {**style, **CODE_STYLE, "style": "rounded,filled" if filled else "rounded"}
+            label = f"{n}\\n{'×'.join(map(str, node.shape))}, K={node.options['classes']}"
+        attrs = {"label": label, "fontname": FONT, "id": f"node-{n}", **style}
+        nodes[n] = {"role": node.role, "family": node.family, "shape": node.shape, "rank": rank[n],
+                    "code": code, "classes": node.options.get("classes") if code else None, "prior": None,
+                    "attrs": attrs}
     edges = []
     for e in graph.edges:
         label = edge_label(e)
+        codes = code_role(e)
         if not e.parents:  # a prior network has no arc: its label sits beside its node
-            nodes[e.child]["attrs"]["xlabel"] = " " + label + " "
+            nodes[e.child]["prior"] = {"label": label, "density": e.density, "net": type(e.net).__name__}
+            if e.density:
+                nodes[e.child]["attrs"]["xlabel"] = _density_label(label, e.net)
+            else:
+                nodes[e.child]["attrs"]["xlabel"] = " " + label + " "
+        arrowhead = CODE_ARROWHEAD[codes] if codes else ARROWHEAD[e.deterministic]
         for i, p in enumerate(e.parents):
-            attrs = {**EDGE_STYLE[e.kind], "arrowhead": ARROWHEAD[e.deterministic], "fontname": FONT,
-                     "fontsize": "11",
+            attrs = {**EDGE_STYLE[e.kind], **(DENSITY_STYLE if e.density else {}), "arrowhead": arrowhead,
+                     "fontname": FONT, "fontsize": "11",
                      "id": f"{e.kind}-{p}-{e.child}" if e.default_process else f"{e.kind}-{e.process}-{p}-{e.child}"}
             if i == 0:
-                attrs["label"] = " " + label + " "
+                attrs["label"] = _density_label(label, e.net) if e.density else " " + label + " "
             if rank[p] >= rank[e.child]:
                 attrs["constraint"] = "false"  # only downward arcs shape the layout
             edges.append({"tail": p, "head": e.child, "kind": e.kind, "deterministic": e.deterministic,
-                          "label": label if i == 0 else "", "edge": label, "attrs": attrs})
+                          "density": e.density, "codes": codes, "label": label if i == 0 else "", "edge": label,
+                          "attrs": attrs})
     rows = [[n for n in graph.nodes if rank[n] == r] for r in range(1 + max(rank.values(), default=-1))]
     graph_attrs = {"rankdir": "TB", "newrank": "true", "nodesep": "0.6", "ranksep": "0.7", "fontname": FONT}
     if caption:
@@ -326,7 +410,8 @@ def diagram_text(graph_or_model) -> str:
                      + (f"  {', '.join(extra)}" if extra else ""))
     lines.append("edges:")
     labels = [edge_label(e) for e in graph.edges]
-    kinds = [e.kind + (", deterministic" if e.deterministic else "") for e in graph.edges]
+    kinds = [e.kind + (", deterministic" if e.deterministic else "") + (", density" if e.density else "")
+             for e in graph.edges]
     lw, kw = (max((len(s) for s in col), default=1) for col in (labels, kinds))
     for e, label, kind in zip(graph.edges, labels, kinds):
         arcs = f"{','.join(e.parents)} -> {e.child}"
@@ -345,8 +430,8 @@ def diagram_text(graph_or_model) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["FORMATS", "diagram_spec", "diagram_text", "dot_source", "edge_label", "render", "svg", "to_digraph",
-           "wrap"]
+__all__ = ["FORMATS", "code_role", "diagram_spec", "diagram_text", "dot_source", "edge_label", "is_code_node", "render",
+           "svg", "to_digraph", "wrap"]
 
 
 def _register() -> None:

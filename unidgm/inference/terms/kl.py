@@ -10,10 +10,18 @@ by the objective: analytic (the family's closed form) or Monte Carlo,
 ``log q(z|.) - log p(z|.)`` at the trace's draw. With several latents, each one's part is
 reported as ``<name>_<latent>``.
 
-The weight may follow a linear warm-up from 0 to ``weight`` over ``warmup`` steps (Bowman
-et al. 2016; Sonderby et al. 2016): beta_t = weight * min(1, t / warmup).
+The weight may follow a warm-up from 0 to ``weight`` over ``warmup`` steps: linear (Bowman
+et al. 2016; Sonderby et al. 2016), beta_t = weight * min(1, t / warmup), or cosine (Ramesh et
+al. 2021, Sec. 2.1: DALL-E's discrete VAE), beta_t = weight * (1 - cos(pi min(1, t / warmup))) / 2.
+
+With ``reference="standard"`` each latent's KL is taken from its family's standard prior (the
+uniform categorical, N(0, I)) whatever p says: DALL-E's first stage, which trains the
+autoencoder against the uniform prior over the codebook before the learned prior is fitted to
+its codes (Ramesh et al. 2021, Sec. 2.1-2.2).
 """
 from __future__ import annotations
+
+import math
 
 import torch
 
@@ -26,26 +34,30 @@ class KL(Term):
     Args:
         latents: ``[(q factor, analytic)]`` in q's order, as the objective planned them.
         name, weight, phase: see :class:`~unidgm.inference.terms.base.Term`.
-        warmup: steps of the linear warm-up of the weight (0: none).
+        warmup: steps of the warm-up of the weight (0: none).
+        schedule: the warm-up's shape, ``"linear"`` or ``"cosine"``.
         source: the process whose draws the Monte Carlo estimates read (``"inference"``).
+        reference: ``"model"`` (p's prior or generative edge) or ``"standard"`` (each
+            family's standard prior).
     """
 
     per_example = True
 
     def __init__(self, latents, name: str = "kl", weight: float = 1.0, phase: str | None = None,
-                 warmup: int = 0, source: str = "inference"):
+                 warmup: int = 0, source: str = "inference", schedule: str = "linear", reference: str = "model"):
         super().__init__(name, weight, phase)
         self.latents = list(latents)
         self.warmup = int(warmup)
+        self.schedule, self.reference = schedule, reference
         self.source = source
 
     def bind(self, model) -> None:
         self.plan = []
         for f, analytic in self.latents:
             z = f.child
-            gen = model.generative.get(z)
+            gen = None if self.reference == "standard" else model.generative.get(z)
             # the family's standard prior has a closed form of its own (``p=None``)
-            standard = gen is None and model.graph.nodes[z].prior == "standard"
+            standard = self.reference == "standard" or (gen is None and model.graph.nodes[z].prior == "standard")
             self.plan.append((f, gen, model.families[z], analytic, standard))
 
     def keys(self):
@@ -54,9 +66,12 @@ class KL(Term):
         return (self.name,)
 
     def weight_at(self, step: int) -> float:
-        if self.warmup:
-            return self.weight * min(1.0, step / self.warmup)
-        return self.weight
+        if not self.warmup:
+            return self.weight
+        done = min(1.0, step / self.warmup)
+        if self.schedule == "cosine":
+            return self.weight * 0.5 * (1.0 - math.cos(math.pi * done))
+        return self.weight * done
 
     def weight_label(self):
         return "beta_t" if self.warmup else self.weight
@@ -64,6 +79,9 @@ class KL(Term):
     def where(self):
         if not self.warmup:
             return "", ""
+        if self.schedule == "cosine":
+            return (f"beta_t = {self.weight:g} * (1 - cos(pi min(1, t/{self.warmup}))) / 2 at training step t",
+                    rf"\beta_t = {self.weight:g} (1 - \cos(\pi \min(1, t/{self.warmup}))) / 2")
         return (f"beta_t = {self.weight:g} * min(1, t/{self.warmup}) at training step t",
                 rf"\beta_t = {self.weight:g} \min(1, t/{self.warmup})")
 
@@ -73,6 +91,10 @@ class KL(Term):
         z = f.child
         qp = q[z]
         if not analytic:
+            if self.reference == "standard":  # zeros in the output layout: N(0, I), uniform
+                v = values[z]
+                params = tuple(t.to(v.device, v.dtype) for t in family.prior_params(model.graph.nodes[z].shape))
+                return f.log_prob(qp, v) - family.log_prob(params, v, f.event_dims)
             return f.log_prob(qp, values[z]) - model.log_p(z, values)
         if gen is not None:
             return family.kl(qp, gen.params(values), f.event_dims)
@@ -101,7 +123,8 @@ class KL(Term):
     def describe(self, model):
         from ..formula import Notation
 
-        forms = [[Notation(model.graph, latex).kl_term(f.edge, analytic) for f, analytic in self.latents]
+        standard = self.reference == "standard"
+        forms = [[Notation(model.graph, latex).kl_term(f.edge, analytic, standard) for f, analytic in self.latents]
                  for latex in (False, True)]
         if len(self.latents) == 1:
             return forms[0][0], forms[1][0]

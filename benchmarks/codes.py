@@ -1,0 +1,141 @@
+"""Discrete codes and their learned priors on MNIST: VQ-VAE, VQ-VAE-2 and the discrete VAE,
+each trained from the CLI in one command (both stages), evaluated by ``unidgm eval``, over
+seeds; VQ-VAE-2 also without the top codes in its bottom prior (``condition_bottom=False``,
+the same autoencoder from the same seed), which shows what the top codes buy.
+
+Each run lives in ``--out/<model>-seed<s>`` (``vqvae2-uncond-seed<s>`` for the ablation): a
+finished run (its ``eval.json``) is kept, a stopped one resumed (``unidgm train --resume``),
+so the script continues where an earlier call stopped. It writes ``results.json`` and
+``results.md`` (the table, mean and spread over seeds) and, per run, the code pictures:
+``code_usage.png`` (each codebook's usage histogram on the test set) and, for VQ-VAE-2,
+``resampled.png`` (rows of one test image's top codes kept and the bottom codes redrawn from
+the prior), beside the CLI's ``samples.png`` and ``reconstructions.png``.
+
+    python benchmarks/codes.py [--models vqvae vqvae2 dvae] [--seeds 0 1 2] [--epochs 30]
+        [--data-dir ../shared/data/mnist] [--jobs 2] [--samples 5000] [--out runs/codes]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+MODELS = ("vqvae", "vqvae2", "dvae")
+#: the variants of a model benchmarked beside it: name -> --set options
+VARIANTS = {"vqvae2": {"vqvae2-uncond": ["condition_bottom=False"]}}
+#: the table's columns, in order (absent ones are skipped)
+COLUMNS = ("steps", "reconstruction_mse", "reconstruction_mse_relaxed", "reconstruction_accuracy", "codes_used",
+           "codes_used_c_top", "codes_used_c_bottom", "perplexity", "perplexity_nonblank", "prior_nll_bits",
+           "unigram_entropy_bits", "prior_nll_bits_c_top", "unigram_entropy_bits_c_top", "prior_nll_bits_c_bottom",
+           "unigram_entropy_bits_c_bottom", "fid", "fid_independent", "fid_uniform", "class_entropy")
+
+
+def cli(*args, threads: int) -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    subprocess.run([sys.executable, "-m", "unidgm.cli", *args], check=True, env=env)
+
+
+def run_one(name: str, model: str, sets: list[str], seed: int, args) -> Path:
+    """Trains (or resumes) and evaluates one run; its folder."""
+    folder = Path(args.out) / f"{name}-seed{seed}"
+    if (folder / "eval.json").exists():
+        return folder
+    common = ["--data", "mnist", "--epochs", str(args.epochs), "--seed", str(seed), "--out", str(folder), "--quiet"]
+    if args.data_dir:
+        common += ["--data-dir", args.data_dir]
+    for option in sets:
+        common += ["--set", option]
+    finished = (folder / "samples.png").exists()  # the CLI writes its pictures once training ends
+    if not finished:
+        resume = ["--resume"] if (folder / "last.pt").exists() else []
+        cli("train", model, *common, *resume, threads=args.threads)
+    cli("eval", str(folder), "--samples", str(args.samples), threads=args.threads)
+    return folder
+
+
+def pictures(folder: Path) -> None:
+    """The code pictures of a finished run."""
+    import torch
+
+    from unidgm.eval.code_pictures import write_code_usage, write_resampled
+    from unidgm.run import load_run
+
+    model, data, _ = load_run(folder)
+    torch.manual_seed(0)
+    write_code_usage(model, folder / "code_usage.png", data.test)
+    write_resampled(model, folder / "resampled.png", data.test)
+
+
+def summarise(results: list[dict]) -> dict:
+    """Mean and standard deviation over seeds of each metric, per model."""
+    table = {}
+    for name in dict.fromkeys(r["name"] for r in results):
+        rows = [r for r in results if r["name"] == name]
+        table[name] = {"seeds": [r["seed"] for r in rows]}
+        for key in COLUMNS:
+            values = [r[key] for r in rows if isinstance(r.get(key), (int, float))]
+            if values:
+                mean = sum(values) / len(values)
+                spread = math.sqrt(sum((v - mean) ** 2 for v in values) / max(len(values) - 1, 1))
+                table[name][key] = (mean, spread)
+    return table
+
+
+def markdown(table: dict, epochs: int) -> str:
+    lines = [f"MNIST, {epochs} epochs per run (60% autoencoder, 40% prior); mean ± sd over seeds", "",
+             "| metric | " + " | ".join(table) + " |", "|---|" + "---|" * len(table)]
+    for key in COLUMNS:
+        if not any(key in row for row in table.values()):
+            continue
+        cells = []
+        for row in table.values():
+            if key not in row:
+                cells.append("")
+                continue
+            mean, sd = row[key]
+            digits = 0 if key == "steps" else 4 if abs(mean) < 0.1 else 3 if abs(mean) < 10 else 1
+            cells.append(f"{mean:.{digits}f} ± {sd:.{digits}f}")
+        lines.append(f"| {key} | " + " | ".join(cells) + " |")
+    seeds = {name: row["seeds"] for name, row in table.items()}
+    lines += ["", "seeds: " + "; ".join(f"{name} {s}" for name, s in seeds.items())]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    ap.add_argument("--epochs", type=int, default=30, help="epochs per run, both stages together")
+    ap.add_argument("--samples", type=int, default=5000, help="generated images per FID")
+    ap.add_argument("--data-dir", default=None, help="MNIST's folder (default: the library's search)")
+    ap.add_argument("--jobs", type=int, default=2, help="runs trained at once")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads per run")
+    ap.add_argument("--out", default="runs/codes")
+    args = ap.parse_args()
+    plan = []
+    for model in args.models:
+        for name, sets in {model: [], **VARIANTS.get(model, {})}.items():
+            plan += [(name, model, sets, seed) for seed in args.seeds]
+    with ThreadPoolExecutor(args.jobs) as pool:
+        folders = list(pool.map(lambda job: (job, run_one(*job, args)), plan))
+    results = []
+    for (name, model, _, seed), folder in folders:
+        if not (folder / "code_usage.png").exists():
+            pictures(folder)
+        summary = json.loads((folder / "eval.json").read_text())
+        last = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines() if line.strip()]
+        results.append({"name": name, "model": model, "seed": seed, "steps": last[-1].get("step"), **summary})
+    out = Path(args.out)
+    (out / "results.json").write_text(json.dumps(results, indent=2))
+    text = markdown(summarise(results), args.epochs)
+    (out / "results.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
