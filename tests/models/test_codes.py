@@ -157,3 +157,26 @@ def test_one_cli_command_trains_both_stages_and_writes_the_code_pictures(name, t
     metrics = json.loads((out / "eval.json").read_text())
     assert {"reconstruction_mse", "reconstruction_accuracy", "fid", "fid_independent", "fid_uniform",
             "class_entropy"} <= set(metrics)
+
+
+def test_the_monte_carlo_kl_to_the_standard_prior_is_log_q_minus_log_uniform():
+    model = unidgm.compile(build("dvae", x_shape=X, hidden=(16,)), kl="mc")
+    kl = model.objective.term("kl")
+    entry = kl.plan[0]
+    assert entry[3] is False  # Monte Carlo
+    logits = torch.randn(5, 2, 2, 128, generator=torch.Generator().manual_seed(4))
+    z = F.one_hot(torch.randint(0, 128, (5, 2, 2), generator=torch.Generator().manual_seed(5)), 128).float()
+    got = kl.one(model, {"z": z}, {"z": (logits,)}, entry)
+    expected = ((logits.log_softmax(-1) * z).sum(-1) + math.log(128)).flatten(1).sum(1)
+    assert torch.allclose(got, expected, atol=1e-5)
+
+
+def test_a_cosine_temperature_needs_its_floor_and_usage_is_logged():
+    from unidgm.errors import GraphError
+    from unidgm.inference.estimators import Gumbel
+
+    with pytest.raises(GraphError, match="min_temperature"):
+        Gumbel(schedule="cosine", min_temperature=None)
+    terms = _model("vqvae").train().loss({"x": _images()})
+    assert 0 < float(terms["codes_used"]) <= 1 and float(terms["perplexity"]) >= 1  # reported, weight 0
+    assert torch.equal(terms["loss"], terms["reconstruction"] + 0.25 * terms["commitment"])

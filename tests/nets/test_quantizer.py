@@ -9,7 +9,7 @@ from torch import nn
 import unidgm
 from unidgm.errors import ConfigError, GraphError
 from unidgm.inference.terms import AuxiliaryLoss
-from unidgm.nets import MLP, VectorQuantizer
+from unidgm.nets import MLP, CodeIndices, VectorQuantizer
 
 K, D = 6, 3
 
@@ -217,3 +217,15 @@ def test_as_an_edge_network_its_losses_join_the_objective():
     assert vq.initialised and {"codebook", "commitment", "reconstruction"} <= set(terms)
     terms["loss"].backward()
     assert vq.codebook.grad.abs().sum() > 0
+
+
+def test_code_indices_read_the_quantizers_own_search_and_search_again_elsewhere():
+    q = VectorQuantizer(K, D)
+    z = torch.randn(4, D, 2, 2)
+    made = brute_nearest(vectors(z), q.codebook).reshape(4, 2, 2)  # the search that makes out.value
+    out = q(z)
+    with torch.no_grad():
+        q.codebook.copy_(q.codebook.flip(0))  # the codes move after the search (as an EMA update does)
+    assert torch.equal(CodeIndices(q)(out.value), made)  # the indices out.value was made of
+    other = out.value.detach().clone()  # the same numbers, another tensor: searched against the codes now
+    assert torch.equal(CodeIndices(q)(other), K - 1 - made)

@@ -96,9 +96,12 @@ def stages(prior_share: float) -> tuple[dict, ...]:
 
 
 def codebook_terms(node: str, ema: bool, beta: float, suffix: str = "") -> list:
-    """[1] Eq. 3's second and third terms for the quantized node ``node``."""
+    """[1] Eq. 3's second and third terms for the quantized node ``node``, and the codebook's
+    usage in the batch (weight 0: logged with every evaluation, not minimised)."""
     terms = [] if ema else [AuxiliaryLoss("codebook", node, name=f"codebook{suffix}")]
-    return terms + [AuxiliaryLoss("commitment", node, weight=beta, name=f"commitment{suffix}")]
+    return terms + [AuxiliaryLoss("commitment", node, weight=beta, name=f"commitment{suffix}"),
+                    AuxiliaryLoss("codes_used", node, weight=0.0, name=f"codes_used{suffix}"),
+                    AuxiliaryLoss("perplexity", node, weight=0.0, name=f"perplexity{suffix}")]
 
 
 @register("vqvae", binarize=None)
