@@ -34,7 +34,6 @@ two sides' first losses agree, and it refuses to report if they do not.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import time
 from types import SimpleNamespace

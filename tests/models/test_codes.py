@@ -131,7 +131,7 @@ def test_code_metrics_decode_the_hard_codes():
     out = code_metrics(model, "x", {"x": x})
     quantized = g.edge_into("z_q", "inference").net
     recon = torch.sigmoid(g.edge_into("x", "generative").net(quantized(x).value))
-    assert math.isclose(out["reconstruction_mse"], float((recon - x).pow(2).mean()), rel_tol=1e-5)
+    assert math.isclose(out["reconstruction_mse"], float((recon - x).pow(2).mean().detach()), rel_tol=1e-5)
     assert {"codes_used", "perplexity", "perplexity_nonblank", "prior_nll_bits", "unigram_entropy_bits"} <= set(out)
     relaxed = code_metrics(_model("dvae").eval(), "x", {"x": x})
     assert "reconstruction_mse_relaxed" in relaxed  # a Gumbel-softmax latent: both errors

@@ -10,43 +10,22 @@ import torch
 from torch import nn
 
 import unidgm
-from unidgm.inference.terms import AuxiliaryLoss, PriorFit
 from unidgm.models import build
-from unidgm.nets import MLP, CodeEmbedding, CodeIndices, GatedPixelCNN, VectorQuantizer
+from unidgm.nets import MLP, VectorQuantizer
 from unidgm.viz import diagram
 from unidgm.viz.diagram import DENSITY_COLOR, diagram_spec, diagram_text, render
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
 SVG = "{http://www.w3.org/2000/svg}"
-X, D, K, G = 16, 3, 6, 2  # 16 pixels, codes of size 3, 6 codes, a 2x2 grid
-
-
-class Encoder(nn.Module):
-    def __init__(self, quantizer):
-        super().__init__()
-        self.net, self.quantizer = nn.Linear(X, D * G * G), quantizer
-
-    def forward(self, x):
-        return self.quantizer(self.net(x).reshape(-1, D, G, G))
+X, D, K = 16, 3, 6  # 16 pixels, codes of size 3, 6 codes (the catalogue VQ-VAE: a 2x2 grid of an 8x8 image)
 
 
 def vqvae():
-    """tests/inference/test_vq_graph.py's VQ-VAE: x -> z_q (quantized) -> c (indices) in q; a
-    PixelCNN density prior over c, c -> z_q (codebook lookup) -> x in p."""
+    """The catalogue's VQ-VAE, small: x -> z_q (quantized) -> c (indices) in q; a PixelCNN
+    density prior over c, c -> z_q (codebook lookup) -> x in p."""
     torch.manual_seed(0)
-    quantizer = VectorQuantizer(K, D)
-    g = unidgm.Graph("vqvae")
-    g.visible("x", "bernoulli", (X,))
-    g.latent("z_q", "normal", (D, G, G))
-    g.latent("c", "categorical", (G, G), classes=K)
-    g.inference("x", "z_q", Encoder(quantizer), deterministic=True)
-    g.inference("z_q", "c", CodeIndices(quantizer), deterministic=True)
-    g.generative([], "c", GatedPixelCNN(K, channels=8, layers=2), density=True, name="prior")
-    g.generative("c", "z_q", CodeEmbedding(quantizer), deterministic=True)
-    g.generative("z_q", "x", nn.Sequential(nn.Flatten(), nn.Linear(D * G * G, X)))
-    model = unidgm.compile(g, "elbo", terms=[AuxiliaryLoss("codebook", "z_q"),
-                                             AuxiliaryLoss("commitment", "z_q", weight=0.25), PriorFit("c")])
-    return g, model
+    g = build("vqvae", x_shape=(1, 8, 8), hidden=(8,), codebook_size=K, code_dim=D, prior_channels=8, prior_layers=2)
+    return g, unidgm.compile(g)
 
 
 class CodePrior(nn.Module):

@@ -12,9 +12,9 @@ the transformer prior afterwards. The KL weight beta rises from 0 on a cosine sc
 the relaxation's temperature falls from 1 to 1/16 on another (their Sec. 2.1 and Appendix A.2:
 beta to 6.6 over 5,000 updates, tau to 1/16 over 150,000; here to ``beta`` over
 ``beta_warmup`` steps and to ``min_temperature`` over ``temperature_steps``, sized for the
-1,600 autoencoder steps of 30 epochs on MNIST's 12,000 training images). Evaluation reads the hard codes, c = argmax of q's logits, and
-decodes them through p (``model.eval()`` draws no relaxed values). Stage 2 fits the prior
-to q's codes with the autoencoder frozen.
+1,600 autoencoder steps of 30 epochs on MNIST's 12,000 training images). Evaluation reads the
+hard codes, c = argmax of q's logits, and decodes them through p (``model.eval()`` draws no
+relaxed values). Stage 2 fits the prior to q's codes with the autoencoder frozen.
 
 References:
     Ramesh, Pavlov, Goh, Gray, Voss, Radford, Chen, Sutskever. Zero-Shot Text-to-Image
