@@ -9,7 +9,7 @@ from .conftest import fake_images, fake_labels
 
 
 def test_names():
-    assert datasets.DATASETS == ("digits", "mnist", "ring8", "grid25", "swissroll")
+    assert datasets.DATASETS == ("digits", "mnist", "ring8", "grid25", "swissroll", "digits-captions", "mnist-captions")
 
 
 def test_unknown_name_lists_the_known_ones():

@@ -1,5 +1,5 @@
 """Datasets as `DataSplits`: embedded digits (scikit-learn), MNIST from local IDX files,
-and 2-D toy mixtures. Nothing here downloads.
+either with captions made from their labels, and 2-D toy mixtures. Nothing here downloads.
 
     >>> data = unidgm.data.load("digits", flatten=True)   # x: (N, 64), y: labels
     >>> batch = data.prepare({"x": data.train["x"][:128]})  # dynamic binarization
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from unidgm.data.captions import Captions, load_captioned
 from unidgm.data.digits import load_digits
 from unidgm.data.idx import read_idx
 from unidgm.data.mnist import load_mnist
@@ -19,7 +20,8 @@ from unidgm.errors import DataError
 
 IMAGE_DATASETS = ("digits", "mnist")
 TOY_DATASETS = ("ring8", "grid25", "swissroll")
-DATASETS = IMAGE_DATASETS + TOY_DATASETS
+CAPTION_DATASETS = ("digits-captions", "mnist-captions")
+DATASETS = IMAGE_DATASETS + TOY_DATASETS + CAPTION_DATASETS
 _TOYS = {"ring8": ring8, "grid25": grid25, "swissroll": swissroll}
 
 __all__ = [
@@ -29,6 +31,8 @@ __all__ = [
     "read_idx",
     "load_mnist",
     "load_digits",
+    "load_captioned",
+    "Captions",
     "semi_supervised",
     "UNLABELLED",
     "ring8",
@@ -48,17 +52,21 @@ def load(
 
     Args:
         name: one of `DATASETS`: ``"digits"``, ``"mnist"``, ``"ring8"``, ``"grid25"``,
-            ``"swissroll"``.
+            ``"swissroll"``, or ``"digits-captions"``, ``"mnist-captions"`` (the images with
+            caption tokens ``"t"``, see `load_captioned`).
         data_dir: where MNIST lives (see `load_mnist`); ignored by the others.
         binarize: for images, ``"dynamic"`` (default), ``"static"``, ``"threshold"`` or
             None; ignored by the 2-D toys, which are real-valued.
-        seed: seeds splits, static binarization and toy sampling.
+        seed: seeds splits, static binarization, toy sampling and the choice of captions.
         flatten: reshape images to flat vectors, e.g. (N, 784), for MLP models.
     """
     if name == "digits":
         data = load_digits(binarize=binarize, seed=seed)
     elif name == "mnist":
         data = load_mnist(data_dir=data_dir, binarize=binarize, seed=seed)
+    elif name in CAPTION_DATASETS:
+        base = load(name.removesuffix("-captions"), data_dir=data_dir, binarize=binarize, seed=seed)
+        data = load_captioned(base, seed=seed)
     elif name in _TOYS:
         data = _TOYS[name](seed=seed)
     else:

@@ -90,10 +90,11 @@ class DataSplits:
             if self.families[key] == "categorical" and (t.is_floating_point() or t.is_complex()):
                 raise DataError(
                     f"{where}: {key!r} is {t.dtype}; categorical values must be integer class "
-                    "indices of shape (N,), e.g. labels.long()."
+                    "indices, e.g. labels.long()."
                 )
-            # Categorical values are stored as class indices, so their event shape is ().
-            want = () if self.families[key] == "categorical" else self.shapes[key]
+            # Categorical values are stored as class indices under the one-hot event shape: a
+            # label (K,) as (N,), a caption (L, V) as (N, L).
+            want = self.shapes[key][:-1] if self.families[key] == "categorical" else self.shapes[key]
             if tuple(t.shape[1:]) != want:
                 raise DataError(
                     f"{where}: {key!r} has shape {tuple(t.shape)}, expected (N, *{want}) "
