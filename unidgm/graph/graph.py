@@ -139,7 +139,7 @@ class Graph:
 
     def adversarial(self, nodes, discriminator: nn.Module, *, indicator: str | None = None,
                     combine: str = "concat", real: str | None = None, fake: str | None = None,
-                    real_inputs: dict | None = None, fake_inputs: dict | None = None) -> Edge:
+                    real_inputs: dict | None = None, fake_inputs: dict | None = None, outputs: int = 1) -> Edge:
         """Declares an adversary q_psi(y | nodes) (a red arrow) against an indicator ``y``
         that tells which of two processes produced the values of ``nodes`` (Hu et al. 2018,
         Sec. 3). The indicator node is created here, named ``indicator`` or by default
@@ -152,8 +152,13 @@ class Graph:
         ``"inference"`` (data with its codes) against ``"generative"`` (BiGAN/ALI).
         ``real_inputs``/``fake_inputs`` map visible nodes to other batch keys for that side.
         ``fake="reconstruction"`` judges q's codes of the data decoded by p (the means of
-        p's visible nodes), as VQ-GAN's patch discriminator does.
+        p's visible nodes), as VQ-GAN's patch discriminator does. ``outputs=n``: the
+        discriminator emits n numbers per example, each judging a part of it (a patch
+        discriminator's one per patch, Isola et al. 2017), and the indicator has n entries.
         """
+        if isinstance(outputs, bool) or not isinstance(outputs, int) or outputs < 1:
+            raise GraphError(f"adversarial edge on {nodes!r}: outputs must be a positive integer (the "
+                             f"discriminator's numbers per example), got {outputs!r}")
         parents = self._parents(nodes, "adversarial")
         if not isinstance(discriminator, nn.Module):
             raise GraphError(f"adversarial edge on {parents}: the discriminator must be a torch.nn.Module, "
@@ -194,7 +199,7 @@ class Graph:
                 raise GraphError(f"adversarial edge on {parents}: its indicator's default name '{indicator}' is "
                                  f"already a node; name the indicator, e.g. g.adversarial({list(parents)!r}, net, "
                                  f"indicator='{indicator}_2')")
-        self._add_node(Node(indicator, "indicator", "bernoulli", (1,)))
+        self._add_node(Node(indicator, "indicator", "bernoulli", (outputs,)))
         return self._add_edge("adversarial", parents, indicator, discriminator, False, combine,
                               sources=(real, fake, pairs[0], pairs[1]))
 

@@ -41,7 +41,7 @@ from typing import Annotated
 import networkx as nx
 
 from ..errors import ConfigError, GraphError
-from ..options import Option, Size, Steps, Weight, checks_options
+from ..options import Flag, Option, Size, Steps, Weight, checks_options
 from .divergences import DIVERGENCES, make_divergence
 from .objective import Objective, Phase
 from .terms import Report
@@ -78,6 +78,13 @@ class Adversarial(Objective):
         generator_lr: a learning rate for the generative and inference groups beside the
             discriminators' (``TrainConfig.lr_groups``); None: one rate for all. Chen et
             al. (2016) train InfoGAN's G and Q at 1e-3 and D at 2e-4.
+        start: the generator-side adversarial term joins from this training step on (0
+            before: VQ-GAN's ``disc_start``, so that the autoencoder reconstructs first).
+        adaptive_weight: balance the adversarial term's gradient against the rest of the
+            generator phase's loss (the reconstruction, a perceptual term) at the last layer
+            of the network generating each judged node: Esser et al. (2021)'s adaptive
+            weight, Eq. 7, times ``adaptive_factor`` (their 0.8), reported as
+            ``adaptive_weight``.
     """
 
     name = "adversarial"
@@ -90,8 +97,10 @@ class Adversarial(Objective):
     def __init__(self, divergence: Divergence = "ns-gan", divergence_options: DivergenceOptions | None = None,
                  d_steps: Size = 1, adversarial_weight: Weight = 1.0, reconstruction_weight: Weight = 1.0,
                  kl_weight: Weight = 1.0, mi_weight: Weight = 1.0, importance_weights: GroupSize = 0,
-                 warmup: Steps = 0, generator_lr: LearningRate | None = None):
+                 warmup: Steps = 0, generator_lr: LearningRate | None = None, start: Steps = 0,
+                 adaptive_weight: Flag = False, adaptive_factor: Weight = 0.8):
         super().__init__()
+        self.start, self.adaptive, self.adaptive_factor = int(start), bool(adaptive_weight), float(adaptive_factor)
         if generator_lr is not None:
             self.optimizer_defaults = {**self.optimizer_defaults,
                                        "lr_groups": {"generative": float(generator_lr), "inference": float(generator_lr)}}
@@ -181,7 +190,8 @@ class Adversarial(Objective):
         if self.adversarial_weight:
             terms.append(Generator(self.adversaries, self.divergence, self.adversarial_weight, self.warmup,
                                    self.importance_weights, self.likelihoods, self.kl,
-                                   self.reconstruction_weight, self.kl_weight))
+                                   self.reconstruction_weight, self.kl_weight, start=self.start,
+                                   adaptive=self.adaptive, adaptive_factor=self.adaptive_factor))
         return terms
 
     def _check_gradients(self, model) -> None:

@@ -324,7 +324,7 @@ class Notation:
         if process == "reconstruction" and node.role == "visible" and self.graph.edge_into(name, "generative"):
             e = self.graph.edge_into(name, "generative")  # the mean of p given q's codes of the data
             inner = self.values(e.parents, "inference", rename, particle)
-            return (rf"ar{{{self.var(name)}}}({inner})" if self.latex else f"mean_p({name}|{inner})")
+            return (rf"\bar{{{self.var(name)}}}({inner})" if self.latex else f"mean_p({name}|{inner})")
         if (node.role == "visible" and (process != "generative" or node.given)) or name in self.observed:
             return self.var(rename.get(name, name))
         kind = "inference" if process != "generative" else "generative"

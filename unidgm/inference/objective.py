@@ -155,6 +155,7 @@ class Objective:
     def _phase_loss(self, trace, phase: Phase, everything: bool):
         out = trace.reported
         base = per_example = scalar = None
+        balanced = []  # terms weighed against the rest of the loss (Esser et al.'s adaptive weight)
         step = self.step
         for t in self._placed[phase.name]:
             if t.diagnostic and not everything:
@@ -178,6 +179,9 @@ class Objective:
             # so the loss keeps its gradient path and every parameter it reaches its (zero) gradient
             w = t.weight_at(step)
             signed = -w if t.maximise else w
+            if getattr(t, "balanced", False):
+                balanced.append((t, signed, value))
+                continue
             piece = value if signed == 1.0 else signed * value
             if t.per_example:
                 per_example = piece if per_example is None else per_example + piece
@@ -189,6 +193,11 @@ class Objective:
             loss = mean if loss is None else loss + mean
         if scalar is not None:
             loss = scalar if loss is None else loss + scalar
+        for t, signed, value in balanced:
+            weight = t.balance(loss, value) if loss is not None else t.balance(value.detach(), value)
+            out[t.weight_key] = weight
+            piece = signed * weight * (value.mean() if t.per_example else value)
+            loss = piece if loss is None else loss + piece
         if loss is None:
             loss = torch.zeros(())
         out[phase.loss] = loss

@@ -1,5 +1,6 @@
 """The catalogue: one short file per model family, each a function returning a Graph."""
-from . import aae, aavae, ada, ae, bigan, cvae, dvae, gan, helmholtz, hvae, infogan, iwgan, ssvae, vae, vqvae  # noqa: F401  (registers the models)
+from . import (aae, aavae, ada, ae, bigan, cvae, dvae, gan, helmholtz, hvae, infogan, iwgan,  # noqa: F401
+               ssvae, vae, vqgan, vqvae)  # (importing registers the models)
 from .registry import build, catalogue, data_defaults, option_specs, options, register
 
 __all__ = ["build", "catalogue", "data_defaults", "option_specs", "options", "register"]

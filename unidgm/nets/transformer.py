@@ -160,7 +160,10 @@ class CausalTransformer(nn.Module):
         return self.head(self.norm(x))                                   # (B, T, vocab_size)
 
     def log_prob(self, tokens: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
-        """``log p(tokens) = sum_t log p(tokens_t | tokens_<t)``, per sequence ``(B,)``."""
+        """``log p(tokens) = sum_t log p(tokens_t | tokens_<t)``, per sequence ``(B,)``; a grid of
+        codes ``(B, H, W)`` is read flattened in raster order (a density edge's values)."""
+        if isinstance(tokens, torch.Tensor) and tokens.dim() > 2:
+            tokens = tokens.flatten(1)
         logp = self(tokens, condition).log_softmax(-1)                   # (B, T, vocab_size)
         return logp.gather(-1, tokens.long().unsqueeze(-1)).squeeze(-1).sum(-1)
 
@@ -168,7 +171,8 @@ class CausalTransformer(nn.Module):
     def sample(self, n: int, length: int | tuple, condition: torch.Tensor | int | None = None, temperature: float = 1.0,
                top_k: int | None = None, generator: torch.Generator | None = None, cache: bool = True) -> torch.Tensor:
         """``n`` sequences of ``length`` tokens, int64 ``(n, length)``, drawn one token at a time
-        (``length`` may be a node's shape ``(T,)``, as a density edge passes it).
+        (``length`` may be a node's shape, as a density edge passes it: ``(T,)``, or a grid
+        ``(H, W)`` drawn in raster order and returned as ``(n, H, W)``).
 
         Each token is drawn from ``softmax(logits / temperature)``, restricted to the ``top_k``
         most likely tokens when given (``top_k=1`` is the greedy path). ``condition`` is one
@@ -178,6 +182,9 @@ class CausalTransformer(nn.Module):
         Dropout is off whatever the mode, which is restored afterwards.
         """
         _check_positive("n", n)
+        grid = None
+        if isinstance(length, tuple) and len(length) > 1 and all(isinstance(v, int) and v > 0 for v in length):
+            grid, length = length, math.prod(length)
         if isinstance(length, tuple) and len(length) == 1:
             length = length[0]
         _check_positive("length", length)
@@ -218,7 +225,7 @@ class CausalTransformer(nn.Module):
                 tokens[:, t] = self._pick(logits, temperature, top_k, generator)
         finally:
             self.train(training)
-        return tokens
+        return tokens if grid is None else tokens.reshape((n,) + tuple(grid))
 
     def _embed(self, inputs: torch.Tensor, condition: torch.Tensor | None, position: int) -> torch.Tensor:
         """Token plus position embeddings of ``inputs`` ``(B, T)`` at positions ``position..position+T-1``;

@@ -12,6 +12,8 @@ terms=[...])`` adds a user's:
 - :class:`PosteriorKL`: KL between two inference processes' posteriors of one latent
   (JMVAE-kl, Suzuki et al. 2016);
 - :class:`PriorFit`: a prior's maximum-likelihood fit to q's codes (VQ-VAE's second stage);
+- :class:`Perceptual`: a frozen network's feature distance between data and reconstruction
+  (VQ-GAN's perceptual loss, on the library's digit classifier);
 - :class:`DensityRatioCritic` and its ``estimate()``, :class:`MutualInformation`: a critic's
   density-ratio estimate of a mutual information from a shuffled source;
 - the adversarial game's and wake-sleep's terms, in :mod:`.adversarial` and :mod:`.wake_sleep`.
@@ -27,10 +29,11 @@ from .density_ratio import DensityRatioCritic, MutualInformation
 from .importance import ImportanceBound
 from .kl import KL
 from .likelihood import Likelihood
+from .perceptual import Perceptual
 from .posterior_kl import PosteriorKL
 from .prior_fit import PriorFit
 from .sum import TermSum
 
 __all__ = ["AdversarialEdge", "AuxiliaryLoss", "CodeLikelihood", "DensityRatioCritic", "Discriminator",
            "DivergenceEstimate", "Generator", "ImportanceBound", "KL", "Likelihood", "MeanKL", "MeanLikelihood",
-           "MutualInformation", "PosteriorKL", "PriorFit", "Report", "Term", "TermSum"]
+           "MutualInformation", "Perceptual", "PosteriorKL", "PriorFit", "Report", "Term", "TermSum"]

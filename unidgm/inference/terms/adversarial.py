@@ -225,20 +225,47 @@ class Generator(Term):
 
     def __init__(self, adversaries, divergence, weight: float = 1.0, warmup: int = 0, importance_weights: int = 0,
                  likelihoods=(), kl=(), reconstruction_weight: float = 1.0, kl_weight: float = 1.0,
-                 name: str = "generator", phase: str | None = "generator"):
+                 name: str = "generator", phase: str | None = "generator", start: int = 0,
+                 adaptive: bool = False, adaptive_factor: float = 0.8):
         super().__init__(name, weight, phase)
         self.adversaries, self.divergence = list(adversaries), divergence
         self.warmup, self.importance_weights = int(warmup), int(importance_weights)
         self.likelihoods, self.kl = list(likelihoods), list(kl)
         self.reconstruction_weight, self.kl_weight = float(reconstruction_weight), float(kl_weight)
+        self.start, self.adaptive, self.adaptive_factor = int(start), bool(adaptive), float(adaptive_factor)
+        #: the objective weighs it by :meth:`balance` against the rest of its phase's loss,
+        #: reporting the weight under ``weight_key``
+        self.balanced, self.weight_key = self.adaptive, "adaptive_weight"
+        # the last adaptive weight, for evaluation (no gradients to take norms of)
+        self.register_buffer("last_adaptive_weight", torch.tensor(float(adaptive_factor)), persistent=False)
         self._where = ("", "")
 
+    def keys(self):
+        return (self.name, self.weight_key) if self.adaptive else (self.name,)
+
+    def bind(self, model) -> None:
+        if not self.adaptive:
+            return
+        # Esser et al. (2021), Eq. 7: the gradients' norms at the last layer of the decoder, here
+        # the last weight of each judged node's generative network
+        self.layers = []
+        for a in self.adversaries:
+            for n in a.nodes:
+                f = model.generative.get(n)
+                weights = [p for p in (f.net.parameters() if f is not None else ()) if p.dim() > 1 and p.requires_grad]
+                if not weights:
+                    raise ConfigError(f"adversarial: adaptive_weight balances gradients at the last layer of the "
+                                      f"network generating '{n}', and '{n}' has none; drop adaptive_weight")
+                self.layers.append(weights[-1])
+
     def weight_at(self, step: int) -> float:
-        """Ganin et al.'s schedule of the weight."""
-        return ganin_weight(self.weight, self.warmup, step)
+        """Ganin et al.'s schedule of the weight; 0 before ``start``."""
+        if step < self.start:
+            return 0.0
+        return ganin_weight(self.weight, self.warmup, step - self.start)
 
     def weight_label(self):
-        return "lambda_t" if self.warmup else self.weight
+        return "lambda_t" if self.warmup or self.start or self.adaptive else self.weight
 
     def where(self):
         return self._where
@@ -257,6 +284,21 @@ class Generator(Term):
             loss = self._weighted_likelihood(model, a, trace) if a.weights_likelihood else self._fool(a, trace)
             total = loss if total is None else total + loss
         return total
+
+    def balance(self, reference: torch.Tensor, adversarial: torch.Tensor) -> torch.Tensor:
+        """Esser et al. (2021), Eq. 7: the weight ``adaptive_factor * ||grad_L reference|| /
+        (||grad_L adversarial|| + 1e-4)``, the ratio clamped to [0, 1e4], without gradient, at
+        the last layers L of the networks generating the judged nodes; ``reference`` is the rest
+        of the phase's loss (the reconstruction and perceptual terms: a quantizer's commitment
+        has no gradient at the decoder). Without gradients (evaluation): the last weight."""
+        if torch.is_grad_enabled() and reference.requires_grad and adversarial.requires_grad:
+            g_ref = torch.autograd.grad(reference, self.layers, retain_graph=True, allow_unused=True)
+            g_adv = torch.autograd.grad(adversarial, self.layers, retain_graph=True, allow_unused=True)
+            zero = torch.zeros((), device=adversarial.device)
+            norm = lambda grads: torch.sqrt(sum((g.pow(2).sum() for g in grads if g is not None), zero))  # noqa: E731
+            ratio = (norm(g_ref) / (norm(g_adv) + 1e-4)).clamp(0.0, 1e4).detach()
+            self.last_adaptive_weight.copy_(self.adaptive_factor * ratio)
+        return self.last_adaptive_weight.clone()
 
     def _fool(self, a: AdversarialEdge, trace) -> torch.Tensor:
         v_fake = a.critic(a.values(trace, 1))
@@ -313,6 +355,17 @@ class Generator(Term):
                 else:
                     parts.append(div.generator_formula(real, fake, with_real=a.trainable[0]))
                     where.append(div.formula_where(real))
+            if self.adaptive:  # Esser et al.'s Eq. 7
+                ref = r"\mathcal{L}_{rest}" if latex else "L_rest"
+                where.append(rf"\lambda_t = {self.adaptive_factor:g}\,\frac{{\|\nabla_{{G_L}} {ref}\|}}"
+                             rf"{{\|\nabla_{{G_L}} \mathcal{{L}}_{{GAN}}\| + 10^{{-4}}}}"
+                             + (rf"\ (t \geq {self.start},\ \text{{else}}\ 0)" if self.start else "") if latex else
+                             f"lambda_t = {self.adaptive_factor:g} * |grad_L {ref}| / (|grad_L L_GAN| + 1e-4) "
+                             f"at the decoder's last layer L, clamped to [0, 1e4], L_rest the phase's other terms"
+                             + (f", from step {self.start} (0 before)" if self.start else ""))
+            elif self.start:
+                where.append(rf"\lambda_t = {self.weight:g}\ (t \geq {self.start},\ \text{{else}}\ 0)" if latex
+                             else f"lambda_t = {self.weight:g} from step {self.start} (0 before)")
             if self.warmup:  # the weight follows the schedule of ``weight_at``
                 w, warmup = self.weight, self.warmup
                 where.append(rf"\lambda_t = {w:g}\left(\frac{{2}}{{1 + e^{{-10 t/{warmup}}}}} - 1\right)"

@@ -1,0 +1,92 @@
+"""VQ-GAN (Esser et al. 2021, "Taming Transformers", Sec. 3.1-3.2): VQ-VAE's graph with an
+adversary that judges its reconstructions patch by patch, and a transformer prior over the
+codes.
+
+    q:  x --Q(E(x))--> z_q --nearest code--> c
+    p:  c ~ p_psi(c) (causal transformer)  --e_c--> z_q --G--> x
+    adversary: a PatchGAN D on x, data against the reconstruction (q's codes decoded by p)
+
+Stage 1, their Eq. 5-7: the reconstruction (here the Bernoulli cross-entropy of MNIST's grey
+pixels) plus a perceptual term (the feature distance under a frozen network: the library's
+digit classifier in LPIPS's place, as nothing is downloaded), the commitment term, and the
+generator's hinge loss against D weighted by the adaptive lambda of Eq. 7 (the ratio of the
+other terms' and the adversarial term's gradient norms at the decoder's last layer, clamped,
+times 0.8), switched on after ``adversarial_start`` steps; D minimises the hinge loss on
+patches. Stage 2 fits the prior to the frozen codes. Every part is the engine's: the
+``reconstruction`` source of the adversarial edge, the ``Perceptual`` term, the objective's
+``adaptive_weight`` and ``start`` options, ``outputs=`` of a patch discriminator.
+
+References:
+    Esser, Rombach, Ommer. Taming Transformers for High-Resolution Image Synthesis. CVPR 2021.
+    Isola, Zhu, Zhou, Efros. Image-to-Image Translation with Conditional Adversarial Networks.
+    CVPR 2017.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError
+from ..graph.graph import Graph
+from ..inference.terms import Perceptual, PriorFit
+from ..nets import CodeEmbedding, CodeIndices, DownsamplingEncoder, PatchDiscriminator, Quantized
+from .registry import register
+from .specs import Flag, Shape, Size, Sizes, Steps, Weight
+from .vqvae import Likelihood, Prior, Share, codebook_terms, grid_of, image_decoder, prior_network, quantizer
+
+
+class ClassifierFeatures(nn.Module):
+    """The library's digit classifier's penultimate features of an image, frozen."""
+
+    def __init__(self, classifier: nn.Module):
+        super().__init__()
+        self.classifier = classifier.requires_grad_(False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier.features(x)
+
+
+def digit_features(x_shape) -> nn.Module:
+    """The digit classifier for images of ``x_shape``: MNIST's for 28x28, the embedded digits' for 8x8."""
+    from ..eval.classifier import digit_classifier
+
+    data = {(1, 28, 28): "mnist", (1, 8, 8): "digits"}.get(tuple(x_shape))
+    if data is None:
+        raise ConfigError(f"model 'vqgan': the perceptual term uses the library's digit classifier, which reads "
+                          f"(1, 28, 28) or (1, 8, 8) images, not {tuple(x_shape)}; set perceptual_weight=0")
+    return ClassifierFeatures(digit_classifier(data))
+
+
+@register("vqgan", binarize=None)
+def vqgan(x_shape: Shape = (1, 28, 28), likelihood: Likelihood = "bernoulli", codebook_size: Size = 128,
+          code_dim: Size = 32, hidden: Sizes = (64,), downsamples: Size = 2, beta: Weight = 0.25, ema: Flag = True,
+          decay: Share = 0.99, disc_channels: Size = 64, disc_layers: Size = 2, perceptual_weight: Weight = 1.0,
+          adversarial_start: Steps = 500, adaptive_factor: Weight = 0.8, prior: Prior = "transformer",
+          prior_channels: Size = 64, prior_layers: Size = 4, prior_share: Share = 0.4) -> Graph:
+    """VQ-GAN (Esser et al. 2021, Eq. 5-7): the VQ-VAE's autoencoder with a PatchGAN adversary
+    on its reconstructions (hinge loss, Esser et al.'s adaptive weight from
+    ``adversarial_start`` on), a perceptual term on the digit classifier's features, and a
+    causal transformer prior (``prior="pixelcnn"``: a PixelCNN) fitted in a second stage."""
+    grid, width = grid_of(x_shape, downsamples, "vqgan"), hidden[-1]
+    book = quantizer(codebook_size, code_dim, ema, decay)
+    g = Graph("vqgan")
+    g.visible("x", likelihood, shape=x_shape)
+    g.latent("z_q", "normal", shape=(code_dim,) + grid)
+    g.latent("c", "categorical", shape=grid, classes=codebook_size)
+    encoder = DownsamplingEncoder(x_shape[0], code_dim, width, downsamples)
+    decoder = image_decoder(code_dim, likelihood, x_shape, width, downsamples)
+    critic = PatchDiscriminator(tuple(x_shape), disc_channels, disc_layers)
+    density = prior_network(prior, codebook_size, grid, prior_channels, prior_layers)  # last: see vqvae
+    g.inference("x", "z_q", Quantized(encoder, book), deterministic=True)          # z_q = Q(E(x))
+    g.inference("z_q", "c", CodeIndices(book), deterministic=True)                 # c = argmin_k ||z_q - e_k||
+    g.generative([], "c", density, density=True, name="prior")                     # p_psi(c)
+    g.generative("c", "z_q", CodeEmbedding(book), deterministic=True)              # z_q = e_c
+    g.generative("z_q", "x", decoder)                                              # p_theta(x|z_q)
+    g.adversarial("x", critic, fake="reconstruction", outputs=critic.patches)      # D(patches of x)
+    terms = codebook_terms("z_q", ema, beta)
+    if perceptual_weight:
+        terms.append(Perceptual("x", digit_features(x_shape), weight=perceptual_weight))
+    recipe = ({"phases": ["discriminator", "generator"], "share": 1.0 - prior_share},
+              {"phases": ["prior"], "share": prior_share})
+    return g.set_objective("adversarial", divergence="hinge", start=adversarial_start, adaptive_weight=True,
+                           adaptive_factor=adaptive_factor, terms=terms + [PriorFit("c")], stages=recipe)
