@@ -155,8 +155,8 @@ def test_one_cli_command_trains_both_stages_and_writes_the_code_pictures(name, t
     assert (out / "resampled.png").exists() == (name == "vqvae2")
     assert main(["eval", str(out), "--samples", "200", "--limit", "200"]) == 0
     metrics = json.loads((out / "eval.json").read_text())
-    assert {"reconstruction_mse", "reconstruction_accuracy", "fid", "fid_independent", "fid_uniform",
-            "class_entropy"} <= set(metrics)
+    assert {"reconstruction_mse", "reconstruction_accuracy", "fid", "fid_reconstruction", "fid_independent",
+            "fid_uniform", "class_entropy"} <= set(metrics)
 
 
 def test_the_monte_carlo_kl_to_the_standard_prior_is_log_q_minus_log_uniform():

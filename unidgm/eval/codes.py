@@ -7,7 +7,8 @@ For a model with code nodes, on the test images:
 - ``reconstruction_mse``: per pixel, between each image and its decoding from its codes (the
   hard codes: q's means, e.g. the nearest codebook vectors or the argmax of a discrete VAE's
   logits, decoded through p); ``reconstruction_accuracy``: the share of those decodings that
-  the library's digit classifier reads as the original's label;
+  the library's digit classifier reads as the original's label; ``fid_reconstruction``: the
+  Frechet distance of those decodings to the test images (VQ-GAN's measure, Esser et al. 2021);
 - ``reconstruction_mse_relaxed``: where a latent's estimator relaxes its draws (Gumbel-softmax),
   the same error of decodings from relaxed draws at the run's final temperature;
 - per code node (the suffix ``_<node>`` where there are several): ``codes_used`` (the share of
@@ -123,6 +124,8 @@ def code_metrics(model, x_name: str, raw: dict, classifier=None, fake: torch.Ten
     if classifier is not None and labels is not None:
         truth = raw[labels] if raw[labels].dim() == 1 else raw[labels].argmax(-1)  # indices or one-hot
         out["reconstruction_accuracy"] = float((_classify(classifier, recon) == truth.to(x.device)).double().mean())
+    if classifier is not None:
+        out["fid_reconstruction"] = fid(classifier, x, recon)
     relaxed = [est for est in model.estimators.values() if est.relaxes]
     if relaxed:
         for est in relaxed:

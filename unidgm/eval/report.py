@@ -7,7 +7,8 @@
 - ``modes_covered``, ``high_quality_share``: generators of the 2-D mixtures (VEEGAN's rule),
   on draws of the model (an explicit likelihood's observation noise included);
 - the metrics of discrete codes and their priors (VQ-VAE, VQ-VAE-2, the discrete VAE; see
-  :mod:`unidgm.eval.codes`): ``reconstruction_mse``, ``reconstruction_accuracy``, ``codes_used``,
+  :mod:`unidgm.eval.codes`): ``reconstruction_mse``, ``reconstruction_accuracy``,
+  ``fid_reconstruction``, ``codes_used``,
   ``perplexity``, ``perplexity_nonblank``, ``prior_nll_bits`` beside ``unigram_entropy_bits``,
   ``fid_independent``, ``fid_uniform`` and ``class_entropy``;
 - ``code_accuracy``: a categorical latent inferred from the image, against the digit labels
