@@ -51,7 +51,7 @@ def cmd_list(args) -> int:
 # What `train` writes into a run folder besides the Trainer's own files; --overwrite removes
 # them with the old run's checkpoints, so that no picture or figure of the old run is left.
 RUN_OUTPUTS = ("run.json", "eval.json", "samples.png", "reconstructions.png", "traversal.png", "codes.png",
-               "analogies.png", "curves.png", "code_usage.png", "resampled.png")
+               "analogies.png", "curves.png", "code_usage.png", "resampled.png", "captioned.png")
 
 
 def cmd_train(args) -> int:
@@ -125,6 +125,12 @@ def cmd_train(args) -> int:
         write_analogies(model, out / "analogies.png", test)
     from .eval.codes import code_nodes
 
+    from .eval.code_pictures import caption_node
+
+    if caption_node(model, data) is not None:
+        from .eval.code_pictures import write_captioned
+
+        write_captioned(model, out / "captioned.png", data.meta["captions"])  # one row per digit's caption
     if code_nodes(model) and pictured(model) is not None and model.can_generate:
         from .eval.code_pictures import write_code_usage, write_resampled
 
@@ -140,6 +146,17 @@ def cmd_sample(args) -> int:
     from .run import load_run
 
     model, data, _ = load_run(args.dir)
+    if args.caption is not None:
+        from .eval.code_pictures import caption_node, write_captioned
+
+        node = caption_node(model, data)
+        if node is None:
+            raise UnidgmError(f"--caption: the run in {args.dir} has no caption node (train a captioned model, e.g. "
+                              f"`unidgm train dalle --data mnist-captions`)")
+        path = Path(args.output) if args.output else Path(args.dir) / "captioned.png"
+        write_captioned(model, path, data.meta["captions"], texts=[args.caption], n=args.n or 8, node=node)
+        print(path)
+        return 0
     path = Path(args.output) if args.output else Path(args.dir) / "samples.png"
     write_samples(model, path, data.test if data.test else data.val, n=args.n)
     print(path)
@@ -282,6 +299,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("dir", help="a run folder written by `unidgm train`")
     s.add_argument("--n", type=int, default=None, help="samples (default 64 images, or 2000 points for 2-D data)")
     s.add_argument("-o", "--output", default=None, help="PNG path (default DIR/samples.png)")
+    s.add_argument("--caption", default=None, help="a caption: images drawn given it (a captioned model, e.g. dalle)")
     s.set_defaults(fn=cmd_sample)
 
     e = sub.add_parser("eval", help="held-out log-likelihood and ELBO of a trained run, as JSON")

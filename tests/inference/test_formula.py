@@ -27,7 +27,8 @@ def _build(name, **extra):
 def _batch(n=8):
     g = torch.Generator().manual_seed(0)
     return {"x": torch.bernoulli(torch.rand((n,) + X_SHAPE, generator=g)),
-            "y": torch.randint(0, 10, (n,), generator=g), "x_target": torch.rand((n,) + X_SHAPE, generator=g)}
+            "y": torch.randint(0, 10, (n,), generator=g), "x_target": torch.rand((n,) + X_SHAPE, generator=g),
+            "t": torch.randint(0, 35, (n, 6), generator=g)}  # a caption (dalle)
 
 
 def _formula(name, objective=None, **options_):

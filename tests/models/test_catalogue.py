@@ -27,7 +27,8 @@ def _build(name, net="mlp"):
 def _batch(n=6, graph=None):
     g = torch.Generator().manual_seed(0)
     batch = {"x": torch.bernoulli(torch.rand((n,) + X_SHAPE, generator=g)), "y": torch.randint(0, 10, (n,), generator=g),
-             "x_target": torch.rand((n,) + X_SHAPE, generator=g)}  # domain adaptation's second domain
+             "x_target": torch.rand((n,) + X_SHAPE, generator=g),  # domain adaptation's second domain
+             "t": torch.randint(0, 35, (n, 6), generator=g)}  # a caption of 6 tokens (dalle)
     if graph is not None and any(node.partially_observed for node in graph.nodes.values()):
         batch["y"][1::2] = -1  # a semi-supervised label: known for half the examples
     return batch
@@ -74,7 +75,8 @@ ELBO_MODELS = [n for n in catalogue() if build(n).objective.get("name", "elbo") 
 
 def test_every_family_is_in_the_catalogue():
     assert {"gan", "fgan", "wgan-gp", "infogan", "aae", "bigan", "aavae", "iwgan", "ada"} <= set(catalogue())
-    assert set(ELBO_MODELS) == {"ae", "vae", "beta-vae", "iwae", "cvae", "hvae", "ssvae", "vqvae", "vqvae2", "dvae"}
+    assert set(ELBO_MODELS) == {"ae", "vae", "beta-vae", "iwae", "cvae", "hvae", "ssvae", "vqvae", "vqvae2", "dvae",
+                                "dalle"}
 
 
 @pytest.mark.parametrize("name", ELBO_MODELS)

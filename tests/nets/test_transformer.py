@@ -214,3 +214,18 @@ def test_bad_options_and_inputs_are_refused():
         conditional(tokens, torch.tensor([0, 1, 2]))
     with pytest.raises(GraphError, match=r"condition labels must lie in \[0, 3\)"):
         conditional.sample(2, 3, condition=5)
+
+
+def test_a_prefix_is_read_not_drawn_and_allowed_limits_the_draws():
+    torch.manual_seed(0)
+    net = CausalTransformer(12, 8, d_model=16, heads=2, layers=2)
+    prefix = torch.tensor([[1, 2, 3], [4, 5, 6]])
+    draws = {cache: net.sample(2, 5, prefix=prefix, allowed=(8, 12), cache=cache,
+                               generator=torch.Generator().manual_seed(3)) for cache in (True, False)}
+    assert torch.equal(draws[True], draws[False]) and draws[True].shape == (2, 5)
+    assert ((draws[True] >= 8) & (draws[True] < 12)).all()  # only the allowed tokens
+    # each drawn token follows the distribution given the prefix: the first draw's logits
+    logits = net(torch.cat([prefix, prefix.new_zeros(2, 1)], 1))[:, -1]
+    masked = logits.masked_fill(torch.arange(12) < 8, -math.inf)
+    first = torch.multinomial(masked.softmax(-1), 1, generator=torch.Generator().manual_seed(3)).squeeze(1)
+    assert torch.equal(draws[True][:, 0], first)

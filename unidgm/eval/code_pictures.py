@@ -63,3 +63,26 @@ def write_resampled(model, path, data: dict, rows: int = 8, cols: int = 8) -> Pa
         recon = decode_codes(model, x, {c: v[i:i + 1] for c, v in codes.items()})
         grid.append(torch.cat([images[i:i + 1], recon, samples]))
     return save_image_grid(path, as_images(torch.cat(grid).cpu()), nrow=cols)
+
+
+def caption_node(model, data) -> str | None:
+    """The visible node holding the data's captions (``data.meta["captions"]``) that p
+    generates, or None."""
+    if data is None or "captions" not in getattr(data, "meta", {}):
+        return None
+    node = model.graph.nodes.get("t")
+    return "t" if node is not None and node.role == "visible" and "t" in model.generative else None
+
+
+@torch.no_grad()
+def write_captioned(model, path, captions, texts=None, n: int = 8, node: str = "t") -> Path:
+    """One row of ``n`` images per caption, drawn given it: by default the first training
+    phrasing of each digit ("0", ..., "a handwritten nine", ...)."""
+    x = _pictured(model)
+    texts = texts or [captions.phrasings(d)[min(3, len(captions.phrasings(d)) - 1)] for d in range(10)]
+    device = next(model.parameters()).device
+    rows = []
+    for text in texts:
+        tokens = captions.encode(text).to(device).expand(n, -1)
+        rows.append(model.sample(n, given={node: tokens})[x])
+    return save_image_grid(path, as_images(torch.cat(rows).cpu()), nrow=n)

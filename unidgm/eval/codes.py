@@ -132,7 +132,7 @@ def code_metrics(model, x_name: str, raw: dict, classifier=None, fake: torch.Ten
             est.train()  # relaxed draws at the schedule's step, the rest of the model in eval mode
         try:
             torch.manual_seed(seed)
-            drawn = torch.cat([model.reconstruct({x_name: x[i:i + 1000]}, mean=False)[x_name]
+            drawn = torch.cat([model.reconstruct({k: v[i:i + 1000] for k, v in raw.items()}, mean=False)[x_name]
                                for i in range(0, len(x), 1000)])
         finally:
             for est in relaxed:
@@ -140,7 +140,9 @@ def code_metrics(model, x_name: str, raw: dict, classifier=None, fake: torch.Ten
         out["reconstruction_mse_relaxed"] = float((drawn - x).pow(2).mean())
     nodes = model.graph.nodes
     several = len(codes) > 1
-    values = dict(codes)
+    # the prior's conditions: other codes, and visible parents (a caption) from the data
+    values = {k: model.read_node(k, v) for k, v in raw.items() if k in nodes and nodes[k].role == "visible"}
+    values.update(codes)
     for c, v in codes.items():
         suffix = f"_{c}" if several else ""
         classes = model.families[c].classes

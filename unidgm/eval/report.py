@@ -11,6 +11,9 @@
   ``fid_reconstruction``, ``codes_used``,
   ``perplexity``, ``perplexity_nonblank``, ``prior_nll_bits`` beside ``unigram_entropy_bits``,
   ``fid_independent``, ``fid_uniform`` and ``class_entropy``;
+- ``caption_accuracy`` and ``caption_accuracy_held_out``: a caption-to-image model (DALL-E's),
+  images drawn per phrasing of each digit read by the digit classifier (see
+  :mod:`unidgm.eval.captions`);
 - ``code_accuracy``: a categorical latent inferred from the image, against the digit labels
   after the best matching (InfoGAN's categorical code);
 - ``generated_code_accuracy``: the same code on the generator's side: images generated with
@@ -52,13 +55,22 @@ def evaluate_run(model, data, cfg, split: str = "test", k: int = 1000, seed: int
         result["test_log_likelihood"] = log_likelihood(model, held_out, k=k)
         result["test_elbo"] = elbo(model, held_out)
     generates = x is not None and model.can_generate
-    if generates and len(nodes[x].shape) == 3 and cfg.data in ("mnist", "digits"):
+    images = cfg.data.removesuffix("-captions")  # captioned digits are judged as the digits
+    if generates and len(nodes[x].shape) == 3 and images in ("mnist", "digits"):
         from .classifier import digit_classifier
         from .frechet import fid
 
-        classifier = digit_classifier(cfg.data, data_dir=cfg.data_dir).to(device)
+        classifier = digit_classifier(images, data_dir=cfg.data_dir).to(device)
         fake = _generate(model, x, min(samples, n), raw)
         result["fid"] = fid(classifier, raw[x][: fake.shape[0]], fake)
+    from .code_pictures import caption_node
+
+    if "fid" in result and caption_node(model, data) is not None:
+        from .captions import caption_accuracy
+
+        for held_out, key in ((False, "caption_accuracy"), (True, "caption_accuracy_held_out")):
+            result[key] = caption_accuracy(model, classifier, data.meta["captions"], x, caption_node(model, data),
+                                           held_out=held_out, seed=seed)
     if x is not None and code_nodes(model) and model.can_generate:
         from .codes import code_metrics
 

@@ -454,6 +454,9 @@ class CompiledModel(nn.Module):
         values = self.encode(self.read_batch(batch), mean=mean)
         out = {}
         for f in self.likelihoods:
+            if f.density:  # a node its own network scores (a caption under a text prior) is given back
+                out[f.child] = values[f.child]
+                continue
             params = f.params(values)
             out[f.child] = params[0] if f.deterministic else f.family.mean(params)
         return out

@@ -169,6 +169,8 @@ class Trace:
         (or the value, for a deterministic edge): the reconstruction an adversary may judge."""
         values = dict(self.values("inference", tuple(sorted(rename.items())), grad=grad))
         for f in self.model.likelihoods:
+            if f.density:  # scored by its own network, it has no mean: the data's value stays
+                continue
             params = f.params(values)
             values[f.child] = params[0] if f.deterministic else f.family.mean(params)
         return values

@@ -1,4 +1,5 @@
 """Small building blocks for edges' networks."""
+from .captioned import CaptionTransformer, ImageDensity, TextDensity
 from .conv import ConvDecoder, ConvEncoder, LeNetFeatures
 from .mlp import MLP
 from .onehot import ArgmaxIndices, OneHot
@@ -11,4 +12,5 @@ from .transformer import CausalTransformer
 
 __all__ = ["MLP", "Output", "ConvEncoder", "ConvDecoder", "LeNetFeatures", "VectorQuantizer", "CausalTransformer",
            "GatedPixelCNN", "CodeEmbedding", "CodeIndices", "Quantized", "DownsamplingEncoder", "UpsamplingDecoder",
-           "ResidualStack", "ArgmaxIndices", "OneHot", "PatchDiscriminator"]
+           "ResidualStack", "ArgmaxIndices", "OneHot", "PatchDiscriminator",
+           "CaptionTransformer", "ImageDensity", "TextDensity"]

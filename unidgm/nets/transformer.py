@@ -169,7 +169,8 @@ class CausalTransformer(nn.Module):
 
     @torch.no_grad()
     def sample(self, n: int, length: int | tuple, condition: torch.Tensor | int | None = None, temperature: float = 1.0,
-               top_k: int | None = None, generator: torch.Generator | None = None, cache: bool = True) -> torch.Tensor:
+               top_k: int | None = None, generator: torch.Generator | None = None, cache: bool = True,
+               prefix: torch.Tensor | None = None, allowed: tuple[int, int] | None = None) -> torch.Tensor:
         """``n`` sequences of ``length`` tokens, int64 ``(n, length)``, drawn one token at a time
         (``length`` may be a node's shape, as a density edge passes it: ``(T,)``, or a grid
         ``(H, W)`` drawn in raster order and returned as ``(n, H, W)``).
@@ -180,6 +181,11 @@ class CausalTransformer(nn.Module):
         values of the past positions; ``cache=False`` recomputes the prefix each step, the same
         computation up to rounding, with the same random draws from ``generator`` in the same order.
         Dropout is off whatever the mode, which is restored afterwards.
+
+        ``prefix`` ``(n, P)`` fixes the first P tokens (a caption before its image's codes,
+        Ramesh et al. 2021): they are read, not drawn, and the ``length`` tokens after them are
+        returned; ``allowed=(lo, hi)`` draws only tokens in ``[lo, hi)`` (an image's codes in a
+        vocabulary shared with text), the others' probabilities set to zero.
         """
         _check_positive("n", n)
         grid = None
@@ -188,6 +194,16 @@ class CausalTransformer(nn.Module):
         if isinstance(length, tuple) and len(length) == 1:
             length = length[0]
         _check_positive("length", length)
+        given = 0 if prefix is None else prefix.shape[-1]
+        if prefix is not None and (prefix.dim() != 2 or prefix.shape[0] != n):
+            raise ConfigError(f"CausalTransformer.sample: prefix must be ({n}, P) tokens, got {tuple(prefix.shape)}")
+        if allowed is not None and not (isinstance(allowed, tuple) and len(allowed) == 2
+                                        and 0 <= allowed[0] < allowed[1] <= self.vocab_size):
+            raise ConfigError(f"CausalTransformer.sample: allowed must be a range (lo, hi) within [0, "
+                              f"{self.vocab_size}], got {allowed!r}")
+        if given and given + length > self.max_len:
+            raise ConfigError(f"CausalTransformer.sample: {given} prefix tokens and {length} more exceed max_len="
+                              f"{self.max_len}; build the model with max_len={given + length}")
         if length > self.max_len:
             raise ConfigError(f"CausalTransformer.sample: length={length} exceeds max_len={self.max_len}; "
                               f"sample at most {self.max_len} tokens or build the model with max_len={length}")
@@ -206,13 +222,22 @@ class CausalTransformer(nn.Module):
         training = self.training
         self.train(False)
         try:
-            tokens = torch.empty(n, length, dtype=torch.long, device=device)
+            total = given + length
+            tokens = torch.empty(n, total, dtype=torch.long, device=device)
+            if given:
+                tokens[:, :given] = self._check_tokens(prefix.to(device))
             start = torch.full((n, 1), self.vocab_size, dtype=torch.long, device=device)
             head_dim = self.d_model // self.heads
-            kv = [(torch.empty(n, self.heads, length, head_dim, device=device, dtype=self.head.weight.dtype),
-                   torch.empty(n, self.heads, length, head_dim, device=device, dtype=self.head.weight.dtype))
+            kv = [(torch.empty(n, self.heads, total, head_dim, device=device, dtype=self.head.weight.dtype),
+                   torch.empty(n, self.heads, total, head_dim, device=device, dtype=self.head.weight.dtype))
                   for _ in self.blocks] if cache else None
-            for t in range(length):
+            mask = None
+            if allowed is not None:
+                mask = torch.ones(self.vocab_size, dtype=torch.bool, device=device)
+                mask[allowed[0]:allowed[1]] = False
+            for t in range(total):
+                if t < given and not cache:
+                    continue  # a prefix token is read, not drawn; recomputation reads it from tokens
                 if cache:
                     # Only position t's input goes in: the start token, then the token drawn last.
                     x = self._embed(start if t == 0 else tokens[:, t - 1:t], condition, position=t)  # (n, 1, d)
@@ -222,9 +247,14 @@ class CausalTransformer(nn.Module):
                 else:
                     # forward() of the t + 1 tokens so far (the last is a placeholder it never sees).
                     logits = self(torch.cat([tokens[:, :t], start.new_zeros(n, 1)], 1), condition)[:, -1]
+                if t < given:
+                    continue  # the prefix's keys and values are cached; its token is given
+                if mask is not None:
+                    logits = logits.masked_fill(mask, -math.inf)
                 tokens[:, t] = self._pick(logits, temperature, top_k, generator)
         finally:
             self.train(training)
+        tokens = tokens[:, given:]
         return tokens if grid is None else tokens.reshape((n,) + tuple(grid))
 
     def _embed(self, inputs: torch.Tensor, condition: torch.Tensor | None, position: int) -> torch.Tensor:
