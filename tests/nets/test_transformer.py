@@ -227,5 +227,16 @@ def test_a_prefix_is_read_not_drawn_and_allowed_limits_the_draws():
     # each drawn token follows the distribution given the prefix: the first draw's logits
     logits = net(torch.cat([prefix, prefix.new_zeros(2, 1)], 1))[:, -1]
     masked = logits.masked_fill(torch.arange(12) < 8, -math.inf)
-    first = torch.multinomial(masked.softmax(-1), 1, generator=torch.Generator().manual_seed(3)).squeeze(1)
+    u = torch.rand(2, 1, generator=torch.Generator().manual_seed(3))  # the first draw's uniforms, inverted by hand
+    cdf = masked.softmax(-1).cumsum(-1)
+    first = (cdf < u * cdf[:, -1:]).sum(-1)
     assert torch.equal(draws[True][:, 0], first)
+
+
+def test_the_categorical_draw_follows_its_probabilities():
+    from unidgm.nets.transformer import draw_categorical
+
+    probs = torch.tensor([[0.1, 0.0, 0.6, 0.3]]).expand(40000, -1)
+    drawn = draw_categorical(probs, torch.Generator().manual_seed(0))
+    freq = torch.bincount(drawn, minlength=4).double() / len(drawn)
+    assert freq[1] == 0 and torch.allclose(freq, probs[0].double(), atol=0.01)

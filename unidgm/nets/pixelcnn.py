@@ -44,6 +44,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..errors import ConfigError, GraphError
+from .transformer import draw_categorical
 
 # A condition: a class (int64 (B,) or float (B, C)), a map (int64 (B, h, w) or float (B, Cc, h, w)),
 # or, for a model built with both, the pair (class, map).
@@ -239,7 +240,7 @@ class GatedPixelCNN(nn.Module):
                     if top_k is not None:
                         kth = logits.topk(top_k, 1).values[:, -1:]                           # (n, 1)
                         logits = logits.masked_fill(logits < kth, -math.inf)
-                    codes[:, i, j] = torch.multinomial(logits.softmax(1), 1, generator=generator).squeeze(1)
+                    codes[:, i, j] = draw_categorical(logits.softmax(1), generator)
         finally:
             self.train(training)
         return codes
