@@ -36,25 +36,41 @@ from .vqvae import Likelihood, Prior, Share, codebook_terms, grid_of, image_deco
 
 
 class ClassifierFeatures(nn.Module):
-    """The library's digit classifier's penultimate features of an image, frozen."""
+    """The library's digit classifier's penultimate features of an image, frozen.
 
-    def __init__(self, classifier: nn.Module):
+    The classifier (``digit_classifier(data)``, trained on first use and cached) is loaded at
+    the first call, not when the graph is built, so that declaring the model needs no data; it
+    is a fixed judge outside the model's state (a checkpoint does not carry it, the cache
+    rebuilds it exactly)."""
+
+    def __init__(self, data: str):
         super().__init__()
-        self.classifier = classifier.requires_grad_(False)
+        self.data = data
+        self._classifier: tuple = ()  # a tuple: not a submodule, so not in the state dict
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier.features(x)
+        if not self._classifier:
+            from ..eval.classifier import digit_classifier
+
+            with torch.enable_grad():  # a first call may train it, whatever the caller's mode
+                self._classifier = (digit_classifier(self.data).requires_grad_(False),)
+        classifier = self._classifier[0]
+        if next(classifier.parameters()).device != x.device:
+            self._classifier = (classifier.to(x.device),)
+        return self._classifier[0].features(x)
+
+    def extra_repr(self) -> str:
+        return f"data={self.data!r}"
 
 
 def digit_features(x_shape) -> nn.Module:
-    """The digit classifier for images of ``x_shape``: MNIST's for 28x28, the embedded digits' for 8x8."""
-    from ..eval.classifier import digit_classifier
-
+    """The digit classifier's features for images of ``x_shape``: MNIST's for 28x28, the
+    embedded digits' for 8x8."""
     data = {(1, 28, 28): "mnist", (1, 8, 8): "digits"}.get(tuple(x_shape))
     if data is None:
         raise ConfigError(f"model 'vqgan': the perceptual term uses the library's digit classifier, which reads "
                           f"(1, 28, 28) or (1, 8, 8) images, not {tuple(x_shape)}; set perceptual_weight=0")
-    return ClassifierFeatures(digit_classifier(data))
+    return ClassifierFeatures(data)
 
 
 @register("vqgan", binarize=None)
