@@ -179,7 +179,7 @@ class Objective:
             # so the loss keeps its gradient path and every parameter it reaches its (zero) gradient
             w = t.weight_at(step)
             signed = -w if t.maximise else w
-            if getattr(t, "balanced", False):
+            if t.balanced:
                 balanced.append((t, signed, value))
                 continue
             piece = value if signed == 1.0 else signed * value

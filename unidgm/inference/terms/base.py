@@ -52,6 +52,9 @@ class Term(nn.Module):
     maximise: bool = False
     #: computed only when every phase is (evaluation, ``model.loss(batch)``), not in training
     diagnostic: bool = False
+    #: weighed by its own ``balance(rest, value)`` against the rest of its phase's loss (an
+    #: adaptive weight, Esser et al. 2021, Eq. 7), reported under ``weight_key``
+    balanced: bool = False
 
     def __init__(self, name: str, weight: float = 1.0, phase: str | None = None, groups: tuple = ()):
         super().__init__()
