@@ -1,4 +1,5 @@
-"""Discrete codes and their learned priors on MNIST: VQ-VAE, VQ-VAE-2 and the discrete VAE,
+"""Discrete codes and their learned priors on MNIST: VQ-VAE, VQ-VAE-2 and the discrete VAE (and
+with ``--models vqgan dalle``, VQ-GAN and the caption-to-image model on MNIST with captions),
 each trained from the CLI in one command (both stages), evaluated by ``unidgm eval``, over
 seeds; VQ-VAE-2 also without the top codes in its bottom prior (``condition_bottom=False``,
 the same autoencoder from the same seed), which shows what the top codes buy.
@@ -11,7 +12,7 @@ so the script continues where an earlier call stopped. It writes ``results.json`
 ``resampled.png`` (rows of one test image's top codes kept and the bottom codes redrawn from
 the prior), beside the CLI's ``samples.png`` and ``reconstructions.png``.
 
-    python benchmarks/codes.py [--models vqvae vqvae2 dvae] [--seeds 0 1 2] [--epochs 30]
+    python benchmarks/codes.py [--models vqvae vqvae2 dvae vqgan dalle] [--seeds 0 1 2] [--epochs 30]
         [--data-dir ../shared/data/mnist] [--jobs 2] [--samples 5000] [--out runs/codes]
 """
 from __future__ import annotations
@@ -25,11 +26,16 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-MODELS = ("vqvae", "vqvae2", "dvae")
+MODELS = ("vqvae", "vqvae2", "dvae", "vqgan", "dalle")
+#: the models a plain call trains (issue 14's); ``--models vqgan dalle`` adds issue 15's
+DEFAULT_MODELS = ("vqvae", "vqvae2", "dvae")
+#: a model's data where it is not plain MNIST
+DATA = {"dalle": "mnist-captions"}
 #: the variants of a model benchmarked beside it: name -> --set options
 VARIANTS = {"vqvae2": {"vqvae2-uncond": ["condition_bottom=False"]}}
 #: the table's columns, in order (absent ones are skipped)
-COLUMNS = ("steps", "reconstruction_mse", "reconstruction_mse_relaxed", "reconstruction_accuracy", "codes_used",
+COLUMNS = ("steps", "reconstruction_mse", "reconstruction_mse_relaxed", "reconstruction_accuracy",
+           "fid_reconstruction", "caption_accuracy", "caption_accuracy_held_out", "codes_used",
            "codes_used_c_top", "codes_used_c_bottom", "perplexity", "perplexity_nonblank", "prior_nll_bits",
            "unigram_entropy_bits", "prior_nll_bits_c_top", "unigram_entropy_bits_c_top", "prior_nll_bits_c_bottom",
            "unigram_entropy_bits_c_bottom", "fid", "fid_independent", "fid_uniform", "class_entropy")
@@ -45,7 +51,7 @@ def run_one(name: str, model: str, sets: list[str], seed: int, args) -> Path:
     folder = Path(args.out) / f"{name}-seed{seed}"
     if (folder / "eval.json").exists():
         return folder
-    common = ["--data", "mnist", "--epochs", str(args.epochs), "--seed", str(seed), "--out", str(folder), "--quiet"]
+    common = ["--data", DATA.get(model, "mnist"), "--epochs", str(args.epochs), "--seed", str(seed), "--out", str(folder), "--quiet"]
     if args.data_dir:
         common += ["--data-dir", args.data_dir]
     for option in sets:
@@ -108,7 +114,7 @@ def markdown(table: dict, epochs: int) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    ap.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS), choices=MODELS)
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--epochs", type=int, default=30, help="epochs per run, both stages together")
     ap.add_argument("--samples", type=int, default=5000, help="generated images per FID")
