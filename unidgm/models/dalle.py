@@ -21,13 +21,11 @@ import math
 
 from ..graph.graph import Graph
 from ..inference.terms import PriorFit
-from ..nets import DownsamplingEncoder
 from ..nets.captioned import CaptionTransformer, ImageDensity, TextDensity
-from ..nets.onehot import ArgmaxIndices, OneHot
-from .dvae import CellLogits, FromOneHot
+from .dvae import discrete_vae
 from .registry import register
 from .specs import Rate, Shape, Size, Sizes, Steps, Weight
-from .vqvae import Likelihood, Share, grid_of, image_decoder, stages
+from .vqvae import Likelihood, Share, stages
 
 
 @register("dalle", binarize=None)
@@ -39,24 +37,17 @@ def dalle(x_shape: Shape = (1, 28, 28), caption_shape: Shape = (6, 35), likeliho
     """DALL-E (Ramesh et al. 2021, Sec. 2): the discrete VAE of ``dvae`` over a 7x7 grid of
     ``codebook_size`` codes, and one causal transformer over a caption (``caption_shape`` =
     (tokens, vocabulary), read from the data: ``--data mnist-captions``) then the codes."""
-    grid, width = grid_of(x_shape, downsamples, "dalle"), hidden[-1]
     length, vocab = caption_shape
-    g = Graph("dalle")
-    g.visible("x", likelihood, shape=x_shape)
-    g.visible("t", "categorical", shape=(length,), classes=vocab)
-    g.latent("z", "categorical", shape=grid + (codebook_size,),
-             estimator={"name": "gumbel", "temperature": temperature, "min_temperature": min_temperature,
-                        "schedule": "cosine", "anneal_steps": temperature_steps})
-    g.latent("c", "categorical", shape=grid, classes=codebook_size)
-    encoder = CellLogits(DownsamplingEncoder(x_shape[0], codebook_size, width, downsamples))
-    decoder = FromOneHot(image_decoder(codebook_size, likelihood, x_shape, width, downsamples))
-    joint = CaptionTransformer(vocab, length, codebook_size, grid, d_model=d_model, heads=heads, layers=layers)
-    g.inference("x", "z", encoder)                                                   # q_phi(z|x), relaxed
-    g.inference("z", "c", ArgmaxIndices(), deterministic=True)                       # c = argmax z
-    g.generative([], "t", TextDensity(joint), density=True, name="text_prior")       # p_psi(t)
-    g.generative("t", "c", ImageDensity(joint), density=True, name="prior")          # p_psi(c | t)
-    g.generative("c", "z", OneHot(codebook_size), deterministic=True)                # z = onehot(c)
-    g.generative("z", "x", decoder)                                                  # p_theta(x|z)
+
+    def caption_prior(g, grid):
+        joint = CaptionTransformer(vocab, length, codebook_size, grid, d_model=d_model, heads=heads, layers=layers)
+        g.visible("t", "categorical", shape=(length,), classes=vocab)
+        g.generative([], "t", TextDensity(joint), density=True, name="text_prior")   # p_psi(t)
+        g.generative("t", "c", ImageDensity(joint), density=True, name="prior")      # p_psi(c | t)
+
+    g = discrete_vae("dalle", x_shape, likelihood, codebook_size, hidden[-1], downsamples, temperature,
+                     min_temperature, temperature_steps, caption_prior)
+    grid = g.nodes["c"].shape
     # each cross-entropy per token, then weighted 1/8 (text) and 7/8 (image), Ramesh et al. Sec. 2.2
     terms = [PriorFit("t", weight=text_weight / length),
              PriorFit("c", weight=image_weight / math.prod(grid), codes="mode")]  # the argmax codes

@@ -22,6 +22,8 @@ References:
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -56,6 +58,28 @@ class FromOneHot(nn.Module):
         return self.decoder(z.movedim(-1, 1))
 
 
+def discrete_vae(name: str, x_shape, likelihood: str, codebook_size: int, width: int, downsamples: int,
+                 temperature: float, min_temperature: float, temperature_steps: int,
+                 prior: Callable[[Graph, tuple], object]) -> Graph:
+    """The discrete VAE's graph, its prior's edges declared by ``prior(g, grid)`` after the
+    autoencoder's networks are built (DALL-E's graph is this one with a caption in the prior)."""
+    grid = grid_of(x_shape, downsamples, name)
+    g = Graph(name)
+    g.visible("x", likelihood, shape=x_shape)
+    g.latent("z", "categorical", shape=grid + (codebook_size,),
+             estimator={"name": "gumbel", "temperature": temperature, "min_temperature": min_temperature,
+                        "schedule": "cosine", "anneal_steps": temperature_steps})
+    g.latent("c", "categorical", shape=grid, classes=codebook_size)
+    encoder = CellLogits(DownsamplingEncoder(x_shape[0], codebook_size, width, downsamples))
+    decoder = FromOneHot(image_decoder(codebook_size, likelihood, x_shape, width, downsamples))
+    g.inference("x", "z", encoder)                                                   # q_phi(z|x), relaxed
+    g.inference("z", "c", ArgmaxIndices(), deterministic=True)                       # c = argmax z
+    prior(g, grid)                                                                   # p_psi(c | ...)
+    g.generative("c", "z", OneHot(codebook_size), deterministic=True)                # z = onehot(c)
+    g.generative("z", "x", decoder)                                                  # p_theta(x|z)
+    return g
+
+
 @register("dvae", binarize=None)
 def dvae(x_shape: Shape = (1, 28, 28), likelihood: Likelihood = "bernoulli", codebook_size: Size = 128,
          hidden: Sizes = (64,), downsamples: Size = 2, beta: Weight = 0.1, beta_warmup: Steps = 500,
@@ -69,20 +93,10 @@ def dvae(x_shape: Shape = (1, 28, 28), likelihood: Likelihood = "bernoulli", cod
     KL to the uniform prior against 784 pixels' likelihoods: 0.1 keeps each cell's code nearly
     deterministic, so that the hard codes decode as well as the relaxed ones (beta = 1 leaves q
     close to uniform and its hard codes far from its draws)."""
-    grid, width = grid_of(x_shape, downsamples, "dvae"), hidden[-1]
-    g = Graph("dvae")
-    g.visible("x", likelihood, shape=x_shape)
-    g.latent("z", "categorical", shape=grid + (codebook_size,),
-             estimator={"name": "gumbel", "temperature": temperature, "min_temperature": min_temperature,
-                        "schedule": "cosine", "anneal_steps": temperature_steps})
-    g.latent("c", "categorical", shape=grid, classes=codebook_size)
-    encoder = CellLogits(DownsamplingEncoder(x_shape[0], codebook_size, width, downsamples))
-    decoder = FromOneHot(image_decoder(codebook_size, likelihood, x_shape, width, downsamples))
-    density = prior_network(prior, codebook_size, grid, prior_channels, prior_layers)  # last: see vqvae
-    g.inference("x", "z", encoder)                                                   # q_phi(z|x), relaxed
-    g.inference("z", "c", ArgmaxIndices(), deterministic=True)                       # c = argmax z
-    g.generative([], "c", density, density=True, name="prior")                       # p_psi(c)
-    g.generative("c", "z", OneHot(codebook_size), deterministic=True)                # z = onehot(c)
-    g.generative("z", "x", decoder)                                                  # p_theta(x|z)
+    g = discrete_vae(
+        "dvae", x_shape, likelihood, codebook_size, hidden[-1], downsamples, temperature, min_temperature,
+        temperature_steps,
+        lambda g, grid: g.generative([], "c", prior_network(prior, codebook_size, grid, prior_channels, prior_layers),
+                                     density=True, name="prior"))                         # p_psi(c)
     return g.set_objective("elbo", kl_weight=beta, warmup=beta_warmup, kl_schedule="cosine",
                            kl_reference="standard", terms=[PriorFit("c")], stages=stages(prior_share))

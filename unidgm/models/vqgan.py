@@ -29,10 +29,10 @@ from torch import nn
 from ..errors import ConfigError
 from ..graph.graph import Graph
 from ..inference.terms import Perceptual, PriorFit
-from ..nets import CodeEmbedding, CodeIndices, DownsamplingEncoder, PatchDiscriminator, Quantized
+from ..nets import PatchDiscriminator
 from .registry import register
 from .specs import Flag, Shape, Size, Sizes, Steps, Weight
-from .vqvae import Likelihood, Prior, Share, codebook_terms, grid_of, image_decoder, prior_network, quantizer
+from .vqvae import Likelihood, Prior, Share, codebook_terms, prior_network, quantized_autoencoder
 
 
 class ClassifierFeatures(nn.Module):
@@ -83,21 +83,11 @@ def vqgan(x_shape: Shape = (1, 28, 28), likelihood: Likelihood = "bernoulli", co
     on its reconstructions (hinge loss, Esser et al.'s adaptive weight from
     ``adversarial_start`` on), a perceptual term on the digit classifier's features, and a
     causal transformer prior (``prior="pixelcnn"``: a PixelCNN) fitted in a second stage."""
-    grid, width = grid_of(x_shape, downsamples, "vqgan"), hidden[-1]
-    book = quantizer(codebook_size, code_dim, ema, decay)
-    g = Graph("vqgan")
-    g.visible("x", likelihood, shape=x_shape)
-    g.latent("z_q", "normal", shape=(code_dim,) + grid)
-    g.latent("c", "categorical", shape=grid, classes=codebook_size)
-    encoder = DownsamplingEncoder(x_shape[0], code_dim, width, downsamples)
-    decoder = image_decoder(code_dim, likelihood, x_shape, width, downsamples)
+    g = quantized_autoencoder(
+        "vqgan", x_shape, likelihood, codebook_size, code_dim, hidden[-1], downsamples, ema, decay,
+        lambda g, grid: g.generative([], "c", prior_network(prior, codebook_size, grid, prior_channels, prior_layers),
+                                     density=True, name="prior"))                       # p_psi(c)
     critic = PatchDiscriminator(tuple(x_shape), disc_channels, disc_layers)
-    density = prior_network(prior, codebook_size, grid, prior_channels, prior_layers)  # last: see vqvae
-    g.inference("x", "z_q", Quantized(encoder, book), deterministic=True)          # z_q = Q(E(x))
-    g.inference("z_q", "c", CodeIndices(book), deterministic=True)                 # c = argmin_k ||z_q - e_k||
-    g.generative([], "c", density, density=True, name="prior")                     # p_psi(c)
-    g.generative("c", "z_q", CodeEmbedding(book), deterministic=True)              # z_q = e_c
-    g.generative("z_q", "x", decoder)                                              # p_theta(x|z_q)
     g.adversarial("x", critic, fake="reconstruction", outputs=critic.patches)      # D(patches of x)
     terms = codebook_terms("z_q", ema, beta)
     if perceptual_weight:

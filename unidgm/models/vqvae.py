@@ -27,6 +27,7 @@ References:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Annotated
 
 import torch
@@ -104,6 +105,27 @@ def codebook_terms(node: str, ema: bool, beta: float, suffix: str = "") -> list:
                     AuxiliaryLoss("perplexity", node, weight=0.0, name=f"perplexity{suffix}")]
 
 
+def quantized_autoencoder(name: str, x_shape, likelihood: str, codebook_size: int, code_dim: int, width: int,
+                          downsamples: int, ema: bool, decay: float, prior: Callable[[Graph, tuple], object]) -> Graph:
+    """VQ-VAE's graph ([1] Fig. 1), its prior's edges declared by ``prior(g, grid)``, which
+    builds the prior's network after the autoencoder's, so that the autoencoder's initial
+    weights do not depend on the prior's options (VQ-GAN's graph is this one plus an adversary)."""
+    grid = grid_of(x_shape, downsamples, name)
+    book = quantizer(codebook_size, code_dim, ema, decay)
+    g = Graph(name)
+    g.visible("x", likelihood, shape=x_shape)
+    g.latent("z_q", "normal", shape=(code_dim,) + grid)
+    g.latent("c", "categorical", shape=grid, classes=codebook_size)
+    encoder = DownsamplingEncoder(x_shape[0], code_dim, width, downsamples)
+    decoder = image_decoder(code_dim, likelihood, x_shape, width, downsamples)
+    g.inference("x", "z_q", Quantized(encoder, book), deterministic=True)             # z_q = Q(E_phi(x))
+    g.inference("z_q", "c", CodeIndices(book), deterministic=True)                    # c = argmin_k ||z_q - e_k||
+    prior(g, grid)                                                                    # p_psi(c | ...)
+    g.generative("c", "z_q", CodeEmbedding(book), deterministic=True)                 # z_q = e_c
+    g.generative("z_q", "x", decoder)                                                 # p_theta(x|z_q)
+    return g
+
+
 @register("vqvae", binarize=None)
 def vqvae(x_shape: Shape = (1, 28, 28), likelihood: Likelihood = "bernoulli", codebook_size: Size = 128,
           code_dim: Size = 32, hidden: Sizes = (64,), downsamples: Size = 2, beta: Weight = 0.25, ema: Flag = True,
@@ -113,21 +135,10 @@ def vqvae(x_shape: Shape = (1, 28, 28), likelihood: Likelihood = "bernoulli", co
     codes for a 28x28 digit, EMA codes (decay 0.99) with commitment weight beta = 0.25, and a
     gated PixelCNN prior (or ``prior="transformer"``) fitted in a second stage taking
     ``prior_share`` of the run's budget."""
-    grid, hidden = grid_of(x_shape, downsamples, "vqvae"), hidden[-1]  # the convolutions' width
-    book = quantizer(codebook_size, code_dim, ema, decay)
-    g = Graph("vqvae")
-    g.visible("x", likelihood, shape=x_shape)
-    g.latent("z_q", "normal", shape=(code_dim,) + grid)
-    g.latent("c", "categorical", shape=grid, classes=codebook_size)
-    encoder = DownsamplingEncoder(x_shape[0], code_dim, hidden, downsamples)
-    decoder = image_decoder(code_dim, likelihood, x_shape, hidden, downsamples)
-    # built last, so that the autoencoder's initial weights do not depend on the prior's options
-    density = prior_network(prior, codebook_size, grid, prior_channels, prior_layers)
-    g.inference("x", "z_q", Quantized(encoder, book), deterministic=True)             # z_q = Q(E_phi(x))
-    g.inference("z_q", "c", CodeIndices(book), deterministic=True)                    # c = argmin_k ||z_q - e_k||
-    g.generative([], "c", density, density=True, name="prior")                        # p_psi(c)
-    g.generative("c", "z_q", CodeEmbedding(book), deterministic=True)                 # z_q = e_c
-    g.generative("z_q", "x", decoder)                                                 # p_theta(x|z_q)
+    g = quantized_autoencoder(
+        "vqvae", x_shape, likelihood, codebook_size, code_dim, hidden[-1], downsamples, ema, decay,
+        lambda g, grid: g.generative([], "c", prior_network(prior, codebook_size, grid, prior_channels, prior_layers),
+                                     density=True, name="prior"))                          # p_psi(c)
     return g.set_objective("elbo", terms=codebook_terms("z_q", ema, beta) + [PriorFit("c")],
                            stages=stages(prior_share))
 
