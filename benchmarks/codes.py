@@ -31,8 +31,11 @@ MODELS = ("vqvae", "vqvae2", "dvae", "vqgan", "dalle")
 DEFAULT_MODELS = ("vqvae", "vqvae2", "dvae")
 #: a model's data where it is not plain MNIST
 DATA = {"dalle": "mnist-captions"}
-#: the variants of a model benchmarked beside it: name -> --set options
-VARIANTS = {"vqvae2": {"vqvae2-uncond": ["condition_bottom=False"]}}
+#: the runs benchmarked beside a model: name -> (model, --set options); VQ-GAN's baseline is
+#: VQ-VAE with the same 4x4 codes, codebook, widths, transformer prior and budget
+VARIANTS = {"vqvae2": {"vqvae2-uncond": ("vqvae2", ["condition_bottom=False"])},
+            "vqgan": {"vqvae-4x4": ("vqvae", ["downsamples=3", "prior=transformer", "prior_channels=64",
+                                              "prior_layers=4"])}}
 #: the table's columns, in order (absent ones are skipped)
 COLUMNS = ("steps", "reconstruction_mse", "reconstruction_mse_relaxed", "reconstruction_accuracy",
            "fid_reconstruction", "caption_accuracy", "caption_accuracy_held_out", "codes_used",
@@ -125,8 +128,8 @@ def main() -> None:
     args = ap.parse_args()
     plan = []
     for model in args.models:
-        for name, sets in {model: [], **VARIANTS.get(model, {})}.items():
-            plan += [(name, model, sets, seed) for seed in args.seeds]
+        for name, (kind, sets) in {model: (model, []), **VARIANTS.get(model, {})}.items():
+            plan += [(name, kind, sets, seed) for seed in args.seeds]
     with ThreadPoolExecutor(args.jobs) as pool:
         folders = list(pool.map(lambda job: (job, run_one(*job, args)), plan))
     results = []

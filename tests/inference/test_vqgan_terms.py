@@ -113,3 +113,25 @@ def test_a_patch_discriminator_needs_its_outputs_declared():
         unidgm.compile(g, "adversarial")
     with pytest.raises(GraphError, match="outputs must be a positive integer"):
         build("vqvae", x_shape=X, hidden=(16,)).adversarial("x", critic, fake="reconstruction", outputs=0)
+
+
+def test_vqgans_perceptual_features_are_the_mean_squared_maps_of_the_classifiers_convolutions():
+    from unidgm.eval.classifier import DigitClassifier
+    from unidgm.models.vqgan import ClassifierFeatures
+
+    torch.manual_seed(0)
+    classifier = DigitClassifier(X).requires_grad_(False)
+    features = ClassifierFeatures("digits")
+    features._classifier = (classifier,)  # a random judge in the cached one's place: no training here
+    a, b = torch.rand(3, *X), torch.rand(3, *X)
+    # Johnson et al. 2016, Eq. 2, written out: per ReLU map, the mean squared difference, summed
+    conv = classifier.conv
+    expected = torch.zeros(3)
+    for upto in (2, 5):  # the outputs of the first and second ReLU
+        expected += (conv[:upto](a) - conv[:upto](b)).pow(2).mean((1, 2, 3))
+    got = (features(a) - features(b)).pow(2).sum(1)
+    assert torch.allclose(got, expected, rtol=1e-4)
+    assert not dict(features.state_dict())  # the judge is outside the model's state
+    model = build("vqgan", x_shape=X, hidden=(16,))
+    perceptual = next(t for t in model.objective["terms"] if isinstance(t, Perceptual))
+    assert perceptual.weight == 64.0  # per pixel as Esser et al.'s mean: 1.0 x 8 x 8 pixels

@@ -180,3 +180,12 @@ def test_a_cosine_temperature_needs_its_floor_and_usage_is_logged():
     terms = _model("vqvae").train().loss({"x": _images()})
     assert 0 < float(terms["codes_used"]) <= 1 and float(terms["perplexity"]) >= 1  # reported, weight 0
     assert torch.equal(terms["loss"], terms["reconstruction"] + 0.25 * terms["commitment"])
+
+
+def test_three_downsamples_give_a_digit_a_4x4_grid_of_codes():
+    for name in ("vqvae", "vqgan", "dvae"):
+        model = unidgm.compile(build(name, x_shape=(1, 28, 28), hidden=(16,), downsamples=3, codebook_size=16,
+                                     **({"perceptual_weight": 0.0} if name == "vqgan" else {})))
+        assert model.graph.nodes["c"].shape == (4, 4), name
+        x = torch.rand(2, 1, 28, 28).round()
+        assert model.reconstruct({"x": x})["x"].shape == x.shape, name

@@ -65,3 +65,28 @@ def test_one_command_trains_both_stages_and_samples_a_caption(data, tmp_path):
     assert 0 <= metrics["caption_accuracy"] <= 1 and 0 <= metrics["caption_accuracy_held_out"] <= 1
     assert math.isfinite(metrics["prior_nll_bits"])
     assert main(["sample", str(out), "--caption", "a purple seven"]) != 0  # an unknown word is refused, by name
+
+
+def test_the_caption_information_is_the_codes_nll_drop_against_the_caption_mixture(data):
+    from collections import Counter
+
+    from unidgm.eval.captions import caption_information_bits
+
+    model = _model(data).eval()
+    raw = {k: v[:7] for k, v in data.test.items()}
+    train = data.train["t"][:40]
+    got = caption_information_bits(model, "x", "c", "t", raw, train, batch=3)
+    # written out: the transformer called directly, the mixture over the distinct training captions
+    joint = model.graph.edge_into("c", "generative").net.joint
+    V = data.shapes["t"][1]
+    codes = model.encode(model.read_values(raw, ["x", "t"]))["c"].flatten(1) + V
+
+    def log_p(captions):  # log p(codes | captions), per image
+        tokens = torch.cat([captions, codes], 1)
+        logp = joint.transformer(tokens).log_softmax(-1)[:, -codes.shape[1]:]
+        return logp.gather(-1, codes.unsqueeze(-1)).squeeze(-1).sum(1).double()
+
+    counts = Counter(tuple(row.tolist()) for row in train)
+    mixture = torch.stack([log_p(torch.tensor([row] * 7)) + math.log(k / len(train)) for row, k in counts.items()])
+    expected = float((log_p(raw["t"]) - mixture.logsumexp(0)).mean() / math.log(2))
+    assert got == pytest.approx(expected, abs=1e-6)

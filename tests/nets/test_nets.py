@@ -135,3 +135,30 @@ def test_conv_nets_of_chen_et_al_table_1():
     assert not any(isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.LeakyReLU)) for m in plain.modules())
     assert {"features.0.weight", "features.2.weight", "head.0.weight", "head.2.weight"} <= set(plain.state_dict())
     assert {"stem.0.weight", "stem.2.weight", "up.0.weight", "up.2.weight"} <= set(ConvDecoder(4, (1, 28, 28)).state_dict())
+
+
+@pytest.mark.parametrize("size,steps,grid", [((28, 28), 3, (4, 4)), ((28, 28), 2, (7, 7)), ((27, 13), 3, (4, 2)),
+                                             ((8, 8), 2, (2, 2))])
+def test_a_sized_encoder_rounds_each_halving_up_and_its_decoder_inverts_it(size, steps, grid):
+    from unidgm.nets import DownsamplingEncoder, UpsamplingDecoder
+
+    encoder = DownsamplingEncoder(1, 5, 8, steps, size=size)
+    decoder = UpsamplingDecoder(5, 2, 8, steps, size=size)
+    h = encoder(torch.randn(3, 1, *size))
+    assert h.shape == (3, 5) + grid                 # ceil(n / 2) at every step, by hand above
+    assert decoder(h).shape == (3, 2) + size       # no crop: each transposed step lands on the size
+    # every input row reaches the code grid: the last row's pixel changes some code
+    x = torch.zeros(1, 1, *size)
+    bumped = x.clone()
+    bumped[..., -1, -1] = 1.0
+    assert not torch.allclose(encoder(x), encoder(bumped))
+
+
+def test_an_unsized_encoder_rounds_down_and_a_decoder_takes_size_or_crop():
+    from unidgm.nets import DownsamplingEncoder, UpsamplingDecoder
+
+    assert DownsamplingEncoder(1, 5, 8, 3)(torch.randn(2, 1, 28, 28)).shape == (2, 5, 3, 3)
+    with pytest.raises(ConfigError, match="give size .* or crop"):
+        UpsamplingDecoder(5, 1, 8, 2, crop=(28, 28), size=(28, 28))
+    with pytest.raises(ConfigError, match="size must be the image's"):
+        DownsamplingEncoder(1, 5, 8, 2, size=(28,))

@@ -12,7 +12,8 @@
   ``perplexity``, ``perplexity_nonblank``, ``prior_nll_bits`` beside ``unigram_entropy_bits``,
   ``fid_independent``, ``fid_uniform`` and ``class_entropy``;
 - ``caption_accuracy`` and ``caption_accuracy_held_out``: a caption-to-image model (DALL-E's),
-  images drawn per phrasing of each digit read by the digit classifier (see
+  images drawn per phrasing of each digit read by the digit classifier, and
+  ``caption_information_bits``, the drop in the image codes' NLL that the caption buys (see
   :mod:`unidgm.eval.captions`);
 - ``code_accuracy``: a categorical latent inferred from the image, against the digit labels
   after the best matching (InfoGAN's categorical code);
@@ -66,11 +67,17 @@ def evaluate_run(model, data, cfg, split: str = "test", k: int = 1000, seed: int
     from .code_pictures import caption_node
 
     if "fid" in result and caption_node(model, data) is not None:
-        from .captions import caption_accuracy
+        from .captions import caption_accuracy, caption_information_bits
 
+        node = caption_node(model, data)
         for held_out, key in ((False, "caption_accuracy"), (True, "caption_accuracy_held_out")):
-            result[key] = caption_accuracy(model, classifier, data.meta["captions"], x, caption_node(model, data),
-                                           held_out=held_out, seed=seed)
+            result[key] = caption_accuracy(model, classifier, data.meta["captions"], x, node, held_out=held_out,
+                                           seed=seed)
+        # the codes whose prior reads the caption
+        conditioned = [f.child for f in model.generative.values() if node in f.parents and f.child in code_nodes(model)]
+        if conditioned and node in raw:
+            result["caption_information_bits"] = caption_information_bits(model, x, conditioned[0], node, raw,
+                                                                          data.train[node].to(device))
     if x is not None and code_nodes(model) and model.can_generate:
         from .codes import code_metrics
 

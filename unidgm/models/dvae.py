@@ -70,7 +70,8 @@ def discrete_vae(name: str, x_shape, likelihood: str, codebook_size: int, width:
              estimator={"name": "gumbel", "temperature": temperature, "min_temperature": min_temperature,
                         "schedule": "cosine", "anneal_steps": temperature_steps})
     g.latent("c", "categorical", shape=grid, classes=codebook_size)
-    encoder = CellLogits(DownsamplingEncoder(x_shape[0], codebook_size, width, downsamples))
+    encoder = CellLogits(DownsamplingEncoder(x_shape[0], codebook_size, width, downsamples,
+                                              size=tuple(x_shape[1:])))
     decoder = FromOneHot(image_decoder(codebook_size, likelihood, x_shape, width, downsamples))
     g.inference("x", "z", encoder)                                                   # q_phi(z|x), relaxed
     g.inference("z", "c", ArgmaxIndices(), deterministic=True)                       # c = argmax z

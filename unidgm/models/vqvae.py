@@ -72,13 +72,17 @@ def prior_network(kind: str, codebook_size: int, grid: tuple[int, int], channels
                          condition_size=condition_size)
 
 
-def grid_of(x_shape, downsamples: int, who: str) -> tuple[int, int]:
-    """The code grid of an image after ``downsamples`` stride-2 4x4 convolutions."""
+def grid_of(x_shape, downsamples: int, who: str, round_up: bool = True) -> tuple[int, int]:
+    """The code grid of an image after ``downsamples`` stride-2 4x4 convolutions, each rounding
+    up (28 -> 14 -> 7 -> 4, the encoders given the image's size) or down (28 -> 14 -> 7 -> 3)."""
     if len(x_shape) != 3:
         raise ConfigError(f"model {who!r}: x_shape must be an image (channels, height, width), got {tuple(x_shape)}")
     h, w = x_shape[1:]
     for _ in range(downsamples):
-        h, w = h // 2, w // 2
+        if h == w == 1:  # a step that rounds up would leave 1x1 as it is
+            h = w = 0
+            break
+        h, w = (-(-h // 2), -(-w // 2)) if round_up else (h // 2, w // 2)
     if h < 1 or w < 1:
         raise ConfigError(f"model {who!r}: {downsamples} stride-2 steps leave no grid of an image {tuple(x_shape)}; "
                           f"lower downsamples")
@@ -88,7 +92,7 @@ def grid_of(x_shape, downsamples: int, who: str) -> tuple[int, int]:
 def image_decoder(in_channels: int, likelihood: str, x_shape, hidden: int, upsamples: int) -> nn.Module:
     """The decoder to the parameters of the image's ``likelihood`` (channels first)."""
     channels = math.prod(param_shape(likelihood, x_shape)) // math.prod(x_shape[1:])
-    return UpsamplingDecoder(in_channels, channels, hidden, upsamples, crop=tuple(x_shape[1:]))
+    return UpsamplingDecoder(in_channels, channels, hidden, upsamples, size=tuple(x_shape[1:]))
 
 
 def stages(prior_share: float) -> tuple[dict, ...]:
@@ -116,7 +120,7 @@ def quantized_autoencoder(name: str, x_shape, likelihood: str, codebook_size: in
     g.visible("x", likelihood, shape=x_shape)
     g.latent("z_q", "normal", shape=(code_dim,) + grid)
     g.latent("c", "categorical", shape=grid, classes=codebook_size)
-    encoder = DownsamplingEncoder(x_shape[0], code_dim, width, downsamples)
+    encoder = DownsamplingEncoder(x_shape[0], code_dim, width, downsamples, size=tuple(x_shape[1:]))
     decoder = image_decoder(code_dim, likelihood, x_shape, width, downsamples)
     g.inference("x", "z_q", Quantized(encoder, book), deterministic=True)             # z_q = Q(E_phi(x))
     g.inference("z_q", "c", CodeIndices(book), deterministic=True)                    # c = argmin_k ||z_q - e_k||
@@ -132,7 +136,7 @@ def vqvae(x_shape: Shape = (1, 28, 28), likelihood: Likelihood = "bernoulli", co
           decay: Share = 0.99, prior: Prior = "pixelcnn", prior_channels: Size = 32, prior_layers: Size = 6,
           prior_share: Share = 0.4) -> Graph:
     """VQ-VAE (van den Oord et al. 2017, Eq. 3 and Sec. 3.2): a 7x7 grid of ``codebook_size``
-    codes for a 28x28 digit, EMA codes (decay 0.99) with commitment weight beta = 0.25, and a
+    codes for a 28x28 digit (``downsamples=3``: 4x4), EMA codes (decay 0.99) with commitment weight beta = 0.25, and a
     gated PixelCNN prior (or ``prior="transformer"``) fitted in a second stage taking
     ``prior_share`` of the run's budget."""
     g = quantized_autoencoder(
@@ -177,7 +181,8 @@ def vqvae2(x_shape: Shape = (1, 28, 28), likelihood: Likelihood = "bernoulli", c
     28x28 digit, three stride-2 steps) and a bottom map (7x7, two steps) encoded given the
     top; PixelCNN priors p(c_top) and p(c_bottom | c_top) (``condition_bottom=False``: the
     bottom prior without the top codes, the ablation that shows what they buy)."""
-    bottom, top = grid_of(x_shape, 2, "vqvae2"), grid_of(x_shape, 3, "vqvae2")
+    # the top map rounds down (3x3 of a digit), as issue 14's figures were measured
+    bottom, top = grid_of(x_shape, 2, "vqvae2"), grid_of(x_shape, 3, "vqvae2", round_up=False)
     hidden = hidden[-1]  # the convolutions' width
     top_book = quantizer(top_codebook_size, code_dim, ema, decay)
     bottom_book = quantizer(codebook_size, code_dim, ema, decay)
