@@ -135,3 +135,15 @@ def test_vqgans_perceptual_features_are_the_mean_squared_maps_of_the_classifiers
     model = build("vqgan", x_shape=X, hidden=(16,))
     perceptual = next(t for t in model.objective["terms"] if isinstance(t, Perceptual))
     assert perceptual.weight == 64.0  # per pixel as Esser et al.'s mean: 1.0 x 8 x 8 pixels
+
+
+def test_vqgan_trains_its_autoencoder_and_prior_at_vqvaes_rate_and_its_critic_at_dcgans():
+    from unidgm.data import load
+    from unidgm.train import Trainer
+
+    data = load("digits", binarize=None)
+    model = unidgm.compile(build("vqgan", x_shape=X, hidden=(16,), perceptual_weight=0.0))
+    trainer = Trainer(model, data, max_steps=1, progress=False)
+    rates = {g["group"]: g["lr"] for opt in trainer.optimizers.values() for g in opt.param_groups}
+    # lr_groups names the kinds; the prior's own group is within "generative" and takes its rate
+    assert rates == {"prior": 1e-3, "adversarial": 2e-4, "generative": 1e-3, "inference": 1e-3}

@@ -37,7 +37,7 @@ from ..graph.graph import Graph
 from ..inference.terms import Perceptual, PriorFit
 from ..nets import PatchDiscriminator
 from .registry import register
-from .specs import Flag, Shape, Size, Sizes, Steps, Weight
+from .specs import Flag, Rate, Shape, Size, Sizes, Steps, Weight
 from .vqvae import Likelihood, Prior, Share, codebook_terms, prior_network, quantized_autoencoder
 
 
@@ -99,7 +99,8 @@ def vqgan(x_shape: Shape = (1, 28, 28), likelihood: Likelihood = "bernoulli", co
           code_dim: Size = 32, hidden: Sizes = (64,), downsamples: Size = 3, beta: Weight = 0.25, ema: Flag = True,
           decay: Share = 0.99, disc_channels: Size = 64, disc_layers: Size = 2, perceptual_weight: Weight = 1.0,
           adversarial_start: Steps = 500, adaptive_factor: Weight = 0.8, prior: Prior = "transformer",
-          prior_channels: Size = 64, prior_layers: Size = 4, prior_share: Share = 0.4) -> Graph:
+          prior_channels: Size = 64, prior_layers: Size = 4, prior_share: Share = 0.4,
+          generator_lr: Rate = 1e-3) -> Graph:
     """VQ-GAN (Esser et al. 2021, Eq. 5-7): the VQ-VAE's autoencoder, with codes coarser than
     VQ-VAE's (``downsamples=3``: a 4x4 grid of a 28x28 digit, against VQ-VAE's 7x7), and a
     PatchGAN adversary on its reconstructions (hinge loss, Esser et al.'s adaptive weight from
@@ -118,5 +119,7 @@ def vqgan(x_shape: Shape = (1, 28, 28), likelihood: Likelihood = "bernoulli", co
         terms.append(Perceptual("x", digit_features(x_shape), weight=perceptual_weight * math.prod(x_shape)))
     recipe = ({"phases": ["discriminator", "generator"], "share": 1.0 - prior_share},
               {"phases": ["prior"], "share": prior_share})
+    # the autoencoder and its prior at VQ-VAE's rate (Adam, 1e-3), the critic at DCGAN's 2e-4
     return g.set_objective("adversarial", divergence="hinge", start=adversarial_start, adaptive_weight=True,
-                           adaptive_factor=adaptive_factor, terms=terms + [PriorFit("c")], stages=recipe)
+                           adaptive_factor=adaptive_factor, generator_lr=generator_lr,
+                           terms=terms + [PriorFit("c")], stages=recipe)

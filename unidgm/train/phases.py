@@ -4,8 +4,9 @@ A compiled objective says, per phase, which parameter groups it updates and whic
 minimises: the ELBO has one phase over ``generative`` and ``inference``; an adversarial
 objective alternates a discriminator phase and a generator phase. The Trainer builds one
 torch optimizer per phase whose ``param_groups`` are that phase's non-empty groups, so
-``TrainConfig.lr_groups`` can give each group its own learning rate and each phase's
-optimizer state (Adam moments) stays its own.
+``TrainConfig.lr_groups`` can give each group its own learning rate (a group not named there
+takes the rate of the smallest named group that holds it: ``{"generative": 1e-3}`` covers a
+learned prior's group too) and each phase's optimizer state (Adam moments) stays its own.
 """
 
 from __future__ import annotations
@@ -111,9 +112,21 @@ def _param_groups(phase, groups: dict, config: TrainConfig) -> list[dict]:
                 )
             owner[id(p)] = group
         if params:  # an empty group (e.g. no learned prior, no adversary) is skipped
-            lr = (config.lr_groups or {}).get(group, config.lr)
-            param_groups.append({"params": params, "lr": float(lr), "group": group})
+            param_groups.append({"params": params, "lr": float(_rate(group, params, groups, config)), "group": group})
     return param_groups
+
+
+def _rate(group: str, params: list, groups: dict, config: TrainConfig) -> float:
+    """``group``'s learning rate: its own in ``lr_groups``, else that of the smallest group
+    named there that holds all its parameters (a learned prior's ``prior`` group is within
+    ``generative``), else ``lr``."""
+    rates = config.lr_groups or {}
+    if group in rates:
+        return rates[group]
+    ids = {id(p) for p in params}
+    holders = [(len(groups[name]), name) for name in rates
+               if name in groups and ids <= {id(p) for p in groups[name]}]
+    return rates[min(holders)[1]] if holders else config.lr
 
 
 def make_optimizer(config: TrainConfig, param_groups: list[dict]) -> torch.optim.Optimizer:
