@@ -90,3 +90,19 @@ def test_the_caption_information_is_the_codes_nll_drop_against_the_caption_mixtu
     mixture = torch.stack([log_p(torch.tensor([row] * 7)) + math.log(k / len(train)) for row, k in counts.items()])
     expected = float((log_p(raw["t"]) - mixture.logsumexp(0)).mean() / math.log(2))
     assert got == pytest.approx(expected, abs=1e-6)
+
+
+def test_top_k_draws_each_code_among_the_k_most_likely_given_the_caption_so_far(data):
+    torch.manual_seed(0)
+    model = unidgm.compile(build("dalle", x_shape=(1, 8, 8), caption_shape=data.shapes["t"], hidden=(8,),
+                                 d_model=16, heads=2, layers=1, top_k=2)).eval()
+    joint = model.graph.edge_into("c", "generative").net.joint
+    t = data.train["t"][:20]
+    codes = joint.sample_image(t).flatten(1)                               # (20, 4)
+    V = data.shapes["t"][1]
+    # written out: each drawn code is among the 2 largest image logits after the caption and the codes before it
+    logits = joint.transformer(torch.cat([t, codes + V], 1))[:, t.shape[1]:, V:]   # (20, 4, K): output j predicts token j
+    top2 = logits.topk(2, -1).indices
+    assert (top2 == codes.unsqueeze(-1)).any(-1).all()
+    with pytest.raises(unidgm.ConfigError, match="top_k=999 exceeds codebook_size"):
+        build("dalle", x_shape=(1, 8, 8), caption_shape=data.shapes["t"], hidden=(8,), top_k=999)

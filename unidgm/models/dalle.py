@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import math
 
+from ..errors import ConfigError
 from ..graph.graph import Graph
 from ..inference.terms import PriorFit
 from ..nets.captioned import CaptionTransformer, ImageDensity, TextDensity
 from .dvae import discrete_vae
 from .registry import register
-from .specs import Rate, Shape, Size, Sizes, Steps, Weight
+from .specs import Count, Dropout, Rate, Shape, Size, Sizes, Steps, Weight
 from .vqvae import Likelihood, Share, stages
 
 
@@ -33,14 +34,21 @@ def dalle(x_shape: Shape = (1, 28, 28), caption_shape: Shape = (6, 35), likeliho
           codebook_size: Size = 128, hidden: Sizes = (64,), downsamples: Size = 2, beta: Weight = 0.1,
           beta_warmup: Steps = 500, temperature: Rate = 1.0, min_temperature: Rate = 1 / 16,
           temperature_steps: Size = 1500, d_model: Size = 128, heads: Size = 4, layers: Size = 4,
-          text_weight: Weight = 1 / 8, image_weight: Weight = 7 / 8, prior_share: Share = 0.4) -> Graph:
+          text_weight: Weight = 1 / 8, image_weight: Weight = 7 / 8, prior_share: Share = 0.64,
+          dropout: Dropout = 0.0, top_k: Count = 0, sample_temperature: Rate = 1.0) -> Graph:
     """DALL-E (Ramesh et al. 2021, Sec. 2): the discrete VAE of ``dvae`` over a 7x7 grid of
     ``codebook_size`` codes, and one causal transformer over a caption (``caption_shape`` =
-    (tokens, vocabulary), read from the data: ``--data mnist-captions``) then the codes."""
+    (tokens, vocabulary), read from the data: ``--data mnist-captions``) then the codes.
+    Images are drawn from the ``top_k`` most likely codes at each position (0: all) at
+    ``sample_temperature``; ``dropout`` is the transformer's."""
     length, vocab = caption_shape
+    if top_k > codebook_size:
+        raise ConfigError(f"model 'dalle': top_k={top_k} exceeds codebook_size={codebook_size}; give at most "
+                          f"{codebook_size} (0 draws from every code)")
 
     def caption_prior(g, grid):
-        joint = CaptionTransformer(vocab, length, codebook_size, grid, d_model=d_model, heads=heads, layers=layers)
+        joint = CaptionTransformer(vocab, length, codebook_size, grid, d_model=d_model, heads=heads, layers=layers,
+                                   dropout=dropout, top_k=top_k, temperature=sample_temperature)
         g.visible("t", "categorical", shape=(length,), classes=vocab)
         g.generative([], "t", TextDensity(joint), density=True, name="text_prior")   # p_psi(t)
         g.generative("t", "c", ImageDensity(joint), density=True, name="prior")      # p_psi(c | t)

@@ -26,11 +26,17 @@ from .transformer import CausalTransformer
 
 class CaptionTransformer(nn.Module):
     """A :class:`~unidgm.nets.CausalTransformer` over ``text_length`` caption tokens of
-    ``text_vocab`` and a ``grid`` of ``codebook_size`` image codes."""
+    ``text_vocab`` and a ``grid`` of ``codebook_size`` image codes.
+
+    ``top_k`` and ``temperature`` are how image codes are drawn: from the ``top_k`` most likely
+    codes at each position (0: all of them), at that softmax temperature; DALLE-pytorch draws
+    from the top half (its ``filter_thres=0.5``), Ramesh et al. rerank draws with CLIP instead."""
 
     def __init__(self, text_vocab: int, text_length: int, codebook_size: int, grid: tuple[int, ...], *,
-                 d_model: int = 128, heads: int = 4, layers: int = 4, dropout: float = 0.0):
+                 d_model: int = 128, heads: int = 4, layers: int = 4, dropout: float = 0.0, top_k: int = 0,
+                 temperature: float = 1.0):
         super().__init__()
+        self.top_k, self.temperature = int(top_k), float(temperature)
         self.text_vocab, self.text_length = text_vocab, text_length
         self.codebook_size, self.grid = codebook_size, tuple(grid)
         self.transformer = CausalTransformer(text_vocab + codebook_size, text_length + math.prod(grid),
@@ -63,6 +69,7 @@ class CaptionTransformer(nn.Module):
     def sample_image(self, t: torch.Tensor, **options) -> torch.Tensor:
         """Codes ``(n, *grid)`` drawn after the captions ``t`` ``(n, L)``, only image tokens drawn."""
         t = self._text(t)
+        options = {"top_k": self.top_k or None, "temperature": self.temperature, **options}
         codes = self.transformer.sample(t.shape[0], math.prod(self.grid), prefix=t,
                                         allowed=(self.text_vocab, self.text_vocab + self.codebook_size), **options)
         return (codes - self.text_vocab).reshape((t.shape[0],) + self.grid)
