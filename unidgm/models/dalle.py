@@ -35,7 +35,7 @@ def dalle(x_shape: Shape = (1, 28, 28), caption_shape: Shape = (6, 35), likeliho
           beta_warmup: Steps = 500, temperature: Rate = 1.0, min_temperature: Rate = 1 / 16,
           temperature_steps: Size = 1500, d_model: Size = 128, heads: Size = 4, layers: Size = 4,
           text_weight: Weight = 1 / 8, image_weight: Weight = 7 / 8, prior_share: Share = 0.64,
-          dropout: Dropout = 0.0, top_k: Count = 0, sample_temperature: Rate = 1.0) -> Graph:
+          dropout: Dropout = 0.1, top_k: Count = 0, sample_temperature: Rate = 1.0) -> Graph:
     """DALL-E (Ramesh et al. 2021, Sec. 2): the discrete VAE of ``dvae`` over a 7x7 grid of
     ``codebook_size`` codes, and one causal transformer over a caption (``caption_shape`` =
     (tokens, vocabulary), read from the data: ``--data mnist-captions``) then the codes.
