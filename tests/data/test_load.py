@@ -9,7 +9,8 @@ from .conftest import fake_images, fake_labels
 
 
 def test_names():
-    assert datasets.DATASETS == ("digits", "mnist", "ring8", "grid25", "swissroll", "digits-captions", "mnist-captions")
+    assert datasets.DATASETS == ("digits", "mnist", "ring8", "grid25", "swissroll", "digits-captions", "mnist-captions",
+                                 "digits-add1", "mnist-add1")
 
 
 def test_unknown_name_lists_the_known_ones():

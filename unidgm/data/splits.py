@@ -11,11 +11,17 @@ Dynamic binarization (Salakhutdinov & Murray, "On the Quantitative Analysis of D
 Networks", ICML 2008; used for MNIST by Burda et al., "Importance Weighted Autoencoders",
 ICLR 2016) is applied per batch by `DataSplits.prepare`, which the trainer calls on every
 batch.
+
+A dataset whose training examples change from epoch to epoch (pairs of two views re-paired
+at random, see `unidgm.data.paired`) gives a `resample` hook: ``resample(train, epoch)``
+returns the training split of that epoch, a function of the epoch number and the dataset's
+own seed only, so that a resumed run sees the same examples as one that never stopped.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import torch
@@ -38,10 +44,17 @@ class DataSplits:
         shapes: event shape per key, e.g. ``{"x": (1, 28, 28), "y": (10,)}``.
         families: suggested family per key: ``"bernoulli"`` for binarized images,
             ``"normal"`` for toys and grey images, ``"categorical"`` for labels.
-        binarize: ``"dynamic"`` makes `prepare` draw ``x ~ Bernoulli(pixel)`` per batch;
-            ``"static"`` and ``"threshold"`` were applied once at load time; ``None`` keeps
-            grey values.
+        binarize: ``"dynamic"`` makes `prepare` draw ``x ~ Bernoulli(pixel)`` per batch
+            for every ``"bernoulli"`` key; ``"static"`` and ``"threshold"`` were applied
+            once at load time; ``None`` keeps grey values.
         meta: free-form extras, e.g. ``meta["centers"]`` of a toy mixture.
+        resample: None (the training split is the same every epoch), or a callable
+            ``resample(train, epoch) -> dict[str, Tensor]`` giving the training split of
+            epoch ``epoch`` (0-based) from `train`, with the same keys and number of rows.
+            It must depend on nothing but its arguments and the dataset's seed, drawing
+            from its own generator, never torch's global one: the Trainer calls it once at
+            the start of every epoch (and on resume, for the epoch it resumes in) with the
+            training split on the device.
     """
 
     name: str
@@ -52,6 +65,7 @@ class DataSplits:
     families: dict[str, str]
     binarize: str | None = None
     meta: dict = field(default_factory=dict)
+    resample: Callable[[dict[str, torch.Tensor], int], dict[str, torch.Tensor]] | None = None
 
     def __post_init__(self):
         # Checked once here so that `prepare`, on the training hot path, can trust the data.
@@ -75,6 +89,14 @@ class DataSplits:
                 )
         for split in SPLITS:
             self._check_split(split, getattr(self, split))
+        if self.resample is not None and not callable(self.resample):
+            raise DataError(
+                f"dataset {self.name!r}: resample is a {type(self.resample).__name__}; give a "
+                "function resample(train, epoch) -> dict of tensors, or None."
+            )
+        # The keys `prepare` binarizes, resolved once: every image of the data, e.g. both
+        # views of a paired dataset.
+        self._dynamic = tuple(k for k, f in self.families.items() if f == "bernoulli")
 
     def _check_split(self, split: str, tensors: dict[str, torch.Tensor]) -> None:
         where = f"dataset {self.name!r}, split {split!r}"
@@ -103,8 +125,10 @@ class DataSplits:
                 )
 
     def prepare(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Return the batch the model sees: with ``binarize="dynamic"``, a new dict whose
-        ``"x"`` is ``torch.bernoulli(batch["x"])``; otherwise `batch` itself, uncopied.
+        """Return the batch the model sees: with ``binarize="dynamic"``, a new dict in which
+        every ``"bernoulli"`` key present (``"x"``; both views of paired data, in the order
+        of `families`) is replaced by ``torch.bernoulli(batch[key])``; otherwise `batch`
+        itself, uncopied.
 
         The draw uses torch's global generator (of the batch's device) on purpose: the
         trainer saves and restores the global RNG state, which makes a resumed run draw the
@@ -114,8 +138,17 @@ class DataSplits:
         if self.binarize != "dynamic":
             return batch
         out = dict(batch)
-        out["x"] = torch.bernoulli(batch["x"])
+        for key in self._dynamic:
+            if key in batch:
+                out[key] = torch.bernoulli(batch[key])
         return out
+
+    def train_at(self, epoch: int) -> dict[str, torch.Tensor]:
+        """The training split of epoch `epoch`: ``resample(train, epoch)``, or `train`
+        itself without `resample`."""
+        if self.resample is None:
+            return self.train
+        return self.resample(self.train, epoch)
 
     def num_examples(self, split: str) -> int:
         """Number of examples in ``"train"``, ``"val"`` or ``"test"``."""
@@ -125,21 +158,26 @@ class DataSplits:
         return int(next(iter(tensors.values())).shape[0]) if tensors else 0
 
     def to(self, device) -> DataSplits:
-        """A new `DataSplits` with every tensor (splits and tensors in `meta`) on `device`."""
+        """A new `DataSplits` with every tensor (splits and tensors in `meta`) on `device`;
+        its `resample` returns its training splits on `device` too."""
 
         def move(tensors):
             return {k: t.to(device) for k, t in tensors.items()}
 
         meta = {k: v.to(device) if torch.is_tensor(v) else v for k, v in self.meta.items()}
         return replace(
-            self, train=move(self.train), val=move(self.val), test=move(self.test), meta=meta
+            self, train=move(self.train), val=move(self.val), test=move(self.test), meta=meta,
+            resample=_then(self.resample, move),
         )
 
     def flatten(self) -> DataSplits:
         """A new `DataSplits` in which every non-categorical key with a multi-dimensional
         event shape is flattened, e.g. ``"x"`` of MNIST from ``(N, 1, 28, 28)`` to
         ``(N, 784)``, for MLP models. The original shape is kept in
-        ``meta["image_shape"]`` so that samples can be reshaped back into pictures."""
+        ``meta["image_shape"]`` so that samples can be reshaped back into pictures. Its
+        `resample` receives the flattened training split and its output is flattened the
+        same way, so a resample that reads its pool from `train` or from its own unflattened
+        tensors works either way."""
         keys = [
             k for k, s in self.shapes.items() if len(s) > 1 and self.families[k] != "categorical"
         ]
@@ -159,6 +197,7 @@ class DataSplits:
             test=flat(self.test),
             shapes=shapes,
             meta=meta,
+            resample=_then(self.resample, flat),
         )
 
     def __repr__(self) -> str:
@@ -166,3 +205,14 @@ class DataSplits:
         sizes = ", ".join(f"{s}={self.num_examples(s)}" for s in SPLITS)
         keys = ", ".join(f"{k}: {self.families[k]} {self.shapes[k]}" for k in self.shapes)
         return f"DataSplits({self.name!r}, {sizes}, {{{keys}}}, binarize={self.binarize!r})"
+
+
+def _then(resample, transform):
+    """`resample` followed by `transform` on the split it returns; None stays None."""
+    if resample is None:
+        return None
+
+    def resample_then(train, epoch):
+        return transform(resample(train, epoch))
+
+    return resample_then

@@ -27,7 +27,9 @@ steps, which is also when a NaN or infinite loss is caught.
 and the position within it, the shuffling generator's state at the start of that epoch and
 every global RNG state at the stop point. ``Trainer(model, data, resume=True, out=...)``
 loads ``out/last.pt``; `fit` then continues so that the losses and parameters are bitwise
-those of a run that never stopped (on the same device and software).
+those of a run that never stopped (on the same device and software). Data whose training
+split changes per epoch (``data.resample``) need nothing more: that split is a function of
+the epoch number, recomputed at the start of each epoch and on resume.
 
 **Events.** `callbacks` is a sequence of objects with any of these methods, called with
 the trainer first:
@@ -97,7 +99,10 @@ class Trainer:
             docstring for the optional ``parameter_groups``, ``phases``,
             ``set_schedule_step``).
         data: an object with ``train``, ``val``, ``test`` dicts of tensors (``val`` and
-            ``test`` may be empty or None) and optionally ``prepare(batch) -> batch``.
+            ``test`` may be empty or None) and optionally ``prepare(batch) -> batch`` and
+            ``resample(train, epoch) -> train`` (`DataSplits.resample`: the training split
+            of each epoch, e.g. pairs re-drawn; called once per epoch, with the first
+            training split on the device).
         config: a `TrainConfig`; None uses the defaults (or, when resuming, the config
             stored in the checkpoint).
         callbacks: objects with any of the methods listed in the module docstring.
@@ -174,6 +179,9 @@ class Trainer:
                 "data.train is empty; the Trainer needs at least one training example."
             )
         self.num_train = num_rows(self._splits["train"])
+        resample = getattr(data, "resample", None)
+        self._resample = resample if callable(resample) else None
+        self._base_train = self._splits["train"]  # what resample draws each epoch's split from
         self.steps_per_epoch = math.ceil(self.num_train / config.batch_size)
 
         self.phases, self.optimizers, self._plan = build_phase_optimizers(self.model, config)
@@ -402,6 +410,28 @@ class Trainer:
         index = torch.randint(self.num_train, (size,), device=self.device)
         return self._prepare({k: v[index] for k, v in self._splits["train"].items()})
 
+    def _train_of(self, epoch: int) -> dict[str, torch.Tensor]:
+        """``data.resample(base, epoch)`` on the device in the model's float dtype, checked
+        to keep the keys and the number of rows (the permutation and a resume rely on them)."""
+        tensors = self._resample(self._base_train, epoch)
+        if not isinstance(tensors, Mapping) or set(tensors) != set(self._base_train):
+            keys = sorted(tensors) if isinstance(tensors, Mapping) else type(tensors).__name__
+            raise DataError(
+                f"data.resample(train, {epoch}) returned {keys}; return a dict with the keys "
+                f"of data.train, {sorted(self._base_train)}."
+            )
+        sizes = {k: (v.shape[0] if torch.is_tensor(v) and v.dim() else None)
+                 for k, v in tensors.items()}
+        if set(sizes.values()) != {self.num_train}:
+            raise DataError(
+                f"data.resample(train, {epoch}) returned rows {sizes}, but data.train has "
+                f"{self.num_train}; return tensors with one row per training example."
+            )
+        return {
+            k: v.to(self.device, self._dtype) if v.is_floating_point() else v.to(self.device)
+            for k, v in tensors.items()
+        }
+
     def _first_terms(self, i: int, terms: dict) -> tuple[str, ...]:
         """Phase i's term names, read off its first step: the scalar tensors of its dict."""
         names = tuple(k for k, v in terms.items() if torch.is_tensor(v) and v.dim() == 0)
@@ -448,6 +478,9 @@ class Trainer:
                 if stopped_by:
                     break
                 if perm_epoch != self.epoch:
+                    if self._resample is not None:
+                        # A function of the epoch alone, so also the same after a resume.
+                        train = self._splits["train"] = self._train_of(self.epoch)
                     # Same generator state at the start of an epoch -> same permutation,
                     # also after a resume in the middle of it.
                     self._shuffle.set_state(self._shuffle_start)
