@@ -142,9 +142,9 @@ def domain_pair(source: DataSplits, kind: str = "invert", seed: int = 0) -> Data
         )
     if source.binarize == "dynamic":
         raise DataError(
-            f"{where}: dataset {source.name!r} uses binarize='dynamic', which prepare() "
-            "applies to 'x' only, not to 'x_target'; load it with binarize=None (or "
-            "'static'/'threshold')."
+            f"{where}: dataset {source.name!r} uses binarize='dynamic'; the target domain "
+            "is made from the source's grey values once, at load time, so load the source "
+            "with binarize=None (or 'static'/'threshold')."
         )
     generator = torch.Generator().manual_seed(seed)
     parts = {}
