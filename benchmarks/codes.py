@@ -4,8 +4,7 @@ each trained from the CLI in one command (both stages), evaluated by ``unidgm ev
 seeds; VQ-VAE-2 also without the top codes in its bottom prior (``condition_bottom=False``,
 the same autoencoder from the same seed), which shows what the top codes buy; VQ-GAN (4x4
 codes) beside VQ-VAE with the same 4x4 codes, widths, transformer prior and budget
-(``vqvae-4x4``) and beside itself without the perceptual term (``vqgan-adversary-only``),
-which shows what the adversary buys alone.
+(``vqvae-4x4``).
 
 Each run lives in ``--out/<model>-seed<s>`` (``vqvae2-uncond-seed<s>`` for the ablation): a
 finished run (its ``eval.json``) is kept, a stopped one resumed (``unidgm train --resume``),
@@ -16,7 +15,7 @@ so the script continues where an earlier call stopped. It writes ``results.json`
 the prior), beside the CLI's ``samples.png`` and ``reconstructions.png``.
 
     python benchmarks/codes.py [--models vqvae vqvae2 dvae vqgan dalle] [--seeds 0 1 2] [--epochs N]
-        [--data-dir ../shared/data/mnist] [--jobs 2] [--samples 5000] [--out runs/codes]
+        [--data-dir ../shared/data/mnist] [--jobs 2] [--samples 5000] [--out runs/codes] [--table-only]
 """
 from __future__ import annotations
 
@@ -40,8 +39,7 @@ EPOCHS = {"dalle": 50}
 #: VQ-VAE with the same 4x4 codes, codebook, widths, transformer prior and budget
 VARIANTS = {"vqvae2": {"vqvae2-uncond": ("vqvae2", ["condition_bottom=False"])},
             "vqgan": {"vqvae-4x4": ("vqvae", ["downsamples=3", "prior=transformer", "prior_channels=64",
-                                              "prior_layers=4"]),
-                      "vqgan-adversary-only": ("vqgan", ["perceptual_weight=0"])}}
+                                              "prior_layers=4"])}}
 #: the table's columns, in order (absent ones are skipped)
 COLUMNS = ("steps", "reconstruction_mse", "reconstruction_mse_relaxed", "reconstruction_accuracy",
            "fid_reconstruction", "adaptive_weight_max", "caption_accuracy", "caption_accuracy_held_out",
@@ -135,13 +133,19 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=2, help="runs trained at once")
     ap.add_argument("--threads", type=int, default=1, help="torch threads per run")
     ap.add_argument("--out", default="runs/codes")
+    ap.add_argument("--table-only", action="store_true",
+                    help="tabulate the finished runs of the plan (those with eval.json); train nothing")
     args = ap.parse_args()
     plan = []
     for model in args.models:
         for name, (kind, sets) in {model: (model, []), **VARIANTS.get(model, {})}.items():
             plan += [(name, kind, sets, seed) for seed in args.seeds]
-    with ThreadPoolExecutor(args.jobs) as pool:
-        folders = list(pool.map(lambda job: (job, run_one(*job, args)), plan))
+    if args.table_only:
+        folders = [(job, Path(args.out) / f"{job[0]}-seed{job[3]}") for job in plan]
+        folders = [(job, folder) for job, folder in folders if (folder / "eval.json").exists()]
+    else:
+        with ThreadPoolExecutor(args.jobs) as pool:
+            folders = list(pool.map(lambda job: (job, run_one(*job, args)), plan))
     results = []
     for (name, model, _, seed), folder in folders:
         if not (folder / "code_usage.png").exists():

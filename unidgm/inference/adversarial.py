@@ -78,6 +78,9 @@ class Adversarial(Objective):
         generator_lr: a learning rate for the generative and inference groups beside the
             discriminators' (``TrainConfig.lr_groups``); None: one rate for all. Chen et
             al. (2016) train InfoGAN's G and Q at 1e-3 and D at 2e-4.
+        discriminator_lr: a learning rate for the discriminators' group beside the others;
+            None: the objective's (2e-4). Esser et al. (2021) train VQ-GAN's autoencoder and
+            discriminator at one rate.
         start: the generator-side adversarial term joins from this training step on (0
             before: VQ-GAN's ``disc_start``, so that the autoencoder reconstructs first).
         adaptive_weight: balance the adversarial term's gradient against the rest of the
@@ -97,13 +100,16 @@ class Adversarial(Objective):
     def __init__(self, divergence: Divergence = "ns-gan", divergence_options: DivergenceOptions | None = None,
                  d_steps: Size = 1, adversarial_weight: Weight = 1.0, reconstruction_weight: Weight = 1.0,
                  kl_weight: Weight = 1.0, mi_weight: Weight = 1.0, importance_weights: GroupSize = 0,
-                 warmup: Steps = 0, generator_lr: LearningRate | None = None, start: Steps = 0,
+                 warmup: Steps = 0, generator_lr: LearningRate | None = None,
+                 discriminator_lr: LearningRate | None = None, start: Steps = 0,
                  adaptive_weight: Flag = False, adaptive_factor: Weight = 0.8):
         super().__init__()
         self.start, self.adaptive, self.adaptive_factor = int(start), bool(adaptive_weight), float(adaptive_factor)
-        if generator_lr is not None:
-            self.optimizer_defaults = {**self.optimizer_defaults,
-                                       "lr_groups": {"generative": float(generator_lr), "inference": float(generator_lr)}}
+        rates = {} if generator_lr is None else {"generative": float(generator_lr), "inference": float(generator_lr)}
+        if discriminator_lr is not None:
+            rates["adversarial"] = float(discriminator_lr)
+        if rates:
+            self.optimizer_defaults = {**self.optimizer_defaults, "lr_groups": rates}
         self.divergence = make_divergence(divergence, **(divergence_options or {}))
         if importance_weights and self.divergence.name != "ns-gan":
             raise ConfigError(f"adversarial: importance_weights reweights the non-saturating GAN's generator loss; "
