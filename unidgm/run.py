@@ -65,6 +65,8 @@ def build_model(cfg: RunConfig, data):
     opts = dict(cfg.model_options)
     if "x_shape" in known:
         opts.setdefault("x_shape", tuple(data.shapes["x"]))
+    if "y_shape" in known and "y" in data.shapes:  # a second view (two-view models)
+        opts.setdefault("y_shape", tuple(data.shapes["y"]))
     if "x_family" in known:
         opts.setdefault("x_family", data.families["x"])
     if "num_classes" in known and "y" in data.shapes:

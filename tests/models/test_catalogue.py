@@ -31,6 +31,8 @@ def _batch(n=6, graph=None):
              "t": torch.randint(0, 35, (n, 6), generator=g)}  # a caption of 6 tokens (dalle)
     if graph is not None and any(node.partially_observed for node in graph.nodes.values()):
         batch["y"][1::2] = -1  # a semi-supervised label: known for half the examples
+    if graph is not None and "y" in graph.nodes and graph.nodes["y"].shape == X_SHAPE:
+        batch["y"] = torch.rand((n,) + X_SHAPE, generator=g)  # a second view, an image (wyner)
     return batch
 
 

@@ -12,10 +12,12 @@ from .iwae import IWAE
 from ..options import Option, check_value
 from ..stages import checked_stages
 from .rws import RWS
+from .terms.sum import Terms
 from .wake_sleep import WakeSleep
 
-#: objective name -> class; new objective families register here
-OBJECTIVES = {"elbo": ELBO, "iwae": IWAE, "adversarial": Adversarial, "wake-sleep": WakeSleep, "rws": RWS}
+#: objective name -> class; new objective families register here ("terms": the terms alone)
+OBJECTIVES = {"elbo": ELBO, "iwae": IWAE, "adversarial": Adversarial, "wake-sleep": WakeSleep, "rws": RWS,
+              "terms": Terms}
 #: ``estimators=``: latent -> estimator (a name, a dict of a name and options, an object)
 _ESTIMATORS = Option(dict, help="latent -> estimator", example={"z": "score-baseline"})
 

@@ -12,10 +12,66 @@ batch feeds both the adversary and InfoGAN's code posterior.
 from __future__ import annotations
 
 from contextlib import nullcontext
+from dataclasses import dataclass
 
 import torch
 
 from ..errors import GraphError
+
+
+@dataclass(frozen=True)
+class Conditional:
+    """A source: the inference ``process`` run on the data's ``given`` visible nodes alone
+    (latents whose parents it lacks are left out), then the generative process drawing every
+    node still missing, ancestrally: samples of q(x) q_P(latents | given) p(rest | ...), the
+    conditional generation x -> y of a multi-view model (Ryu et al.'s q(x) q(z|x) p(v)
+    p(y|z,v))."""
+
+    process: str
+    given: tuple[str, ...]
+
+    def values(self, trace) -> dict:
+        return trace.conditional(self.process, self.given)
+
+    def label(self) -> str:
+        return f"{self.process}({','.join(self.given)}) then p"
+
+
+@dataclass(frozen=True)
+class Reconstruction:
+    """A source: the inference ``process`` on the data, then the means of p's visible nodes
+    given its latents (the ``"reconstruction"`` source for any process)."""
+
+    process: str = "q"
+
+    def values(self, trace) -> dict:
+        return trace.reconstruction(self.process)
+
+    def label(self) -> str:
+        return f"reconstruction by {self.process}"
+
+
+@dataclass(frozen=True)
+class Shuffled:
+    """A source: ``source`` with ``nodes`` permuted across the batch by one shared
+    permutation (the product of the marginals of ``nodes`` and of the rest)."""
+
+    source: str
+    nodes: tuple[str, ...]
+
+    def values(self, trace) -> dict:
+        return trace.shuffled(self.source, self.nodes)
+
+    def label(self) -> str:
+        return f"{source_label(self.source)} with {','.join(self.nodes)} shuffled"
+
+
+def source_label(source) -> str:
+    """A source in words for formulas: ``q`` for the inference process, ``p`` for the
+    generative one, a process's name, or the source object's own label."""
+    if isinstance(source, str):
+        return {"inference": "q", "generative": "p"}.get(source, source)
+    return source.label()
 
 
 class Trace:
@@ -69,6 +125,37 @@ class Trace:
         raise GraphError(f"no process '{process}': the sources are data, generative, inference, "
                          f"reconstruction and the graph's inference processes "
                          f"({', '.join(self.model.processes)})")
+
+    def source(self, source) -> dict:
+        """The values of ``source``: a name :meth:`values` knows (``"data"``,
+        ``"generative"``, ``"inference"``, ``"reconstruction"``, a process) or a source object
+        (:class:`Conditional`, :class:`Reconstruction`, :class:`Shuffled`)."""
+        if isinstance(source, str):
+            return self.values(source)
+        return source.values(self)
+
+    def conditional(self, process: str, given: tuple, targets: tuple | None = None) -> dict:
+        """``process`` run on the data's visible nodes ``given`` only, then the generative
+        process drawing what is still missing (only the ancestors of ``targets`` where given):
+        see :class:`Conditional`. Computed once per trace."""
+        key = ("conditional", process, tuple(given), targets)
+        if key not in self._cache:
+            model = self.model
+            if process != "q" and process not in model.processes:
+                raise GraphError(f"no inference process '{process}'; the graph's are {', '.join(model.processes)}")
+            values = model.read_values(self.batch, given)
+            model.run(values, process, partial=True)
+            self._cache[key] = model.generate(values, self.size, targets)
+        return self._cache[key]
+
+    def reconstruction(self, process: str = "q") -> dict:
+        """``process`` on the data, then the means of p's visible nodes given its latents."""
+        if process in ("q", "inference"):
+            return self.values("reconstruction")
+        key = ("reconstruction", process)
+        if key not in self._cache:
+            self._cache[key] = self._reconstruction({}, True, process)
+        return self._cache[key]
 
     def q_params(self, inputs: tuple = (), process: str = "q", particles: int | None = None) -> dict:
         """The parameters of an inference process run on ``inputs`` (for densities of q)."""
@@ -164,10 +251,10 @@ class Trace:
                 self._scored = (values, q, 1 if particles else 0)
         return values
 
-    def _reconstruction(self, rename, grad: bool = True):
+    def _reconstruction(self, rename, grad: bool = True, process: str = "inference"):
         """q's latents on the data, then each visible node p explains as its mean given them
         (or the value, for a deterministic edge): the reconstruction an adversary may judge."""
-        values = dict(self.values("inference", tuple(sorted(rename.items())), grad=grad))
+        values = dict(self.values(process, tuple(sorted(rename.items())), grad=grad))
         for f in self.model.likelihoods:
             if f.density:  # scored by its own network, it has no mean: the data's value stays
                 continue

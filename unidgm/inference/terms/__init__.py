@@ -16,6 +16,11 @@ terms=[...])`` adds a user's:
   (VQ-GAN's perceptual loss, on the library's digit classifier);
 - :class:`DensityRatioCritic` and its ``estimate()``, :class:`MutualInformation`: a critic's
   density-ratio estimate of a mutual information from a shuffled source;
+- :class:`DensityRatio` and its ``divergence()``, :class:`PluginDivergence`: a critic of the
+  density ratio of two sources and a divergence between them estimated from it (the Wyner
+  model's matching terms, Ryu et al. 2022);
+- :class:`Distance`: an L1 or squared-L2 distance between the data and a source's value of a
+  node (an implicit model's reconstruction error);
 - the adversarial game's and wake-sleep's terms, in :mod:`.adversarial` and :mod:`.wake_sleep`.
 
 An adversary on a reconstruction is an adversarial edge, ``g.adversarial("x", D,
@@ -25,15 +30,17 @@ from .adversarial import (AdversarialEdge, CodeLikelihood, Discriminator, Diverg
                           MeanKL, MeanLikelihood)
 from .auxiliary import AuxiliaryLoss
 from .base import Report, Term
-from .density_ratio import DensityRatioCritic, MutualInformation
+from .density_ratio import DensityRatio, DensityRatioCritic, MutualInformation, PluginDivergence
+from .distance import Distance
 from .importance import ImportanceBound
 from .kl import KL
 from .likelihood import Likelihood
 from .perceptual import Perceptual
 from .posterior_kl import PosteriorKL
 from .prior_fit import PriorFit
-from .sum import TermSum
+from .sum import Terms, TermSum
 
-__all__ = ["AdversarialEdge", "AuxiliaryLoss", "CodeLikelihood", "DensityRatioCritic", "Discriminator",
-           "DivergenceEstimate", "Generator", "ImportanceBound", "KL", "Likelihood", "MeanKL", "MeanLikelihood",
-           "MutualInformation", "Perceptual", "PosteriorKL", "PriorFit", "Report", "Term", "TermSum"]
+__all__ = ["AdversarialEdge", "AuxiliaryLoss", "CodeLikelihood", "DensityRatio", "DensityRatioCritic", "Discriminator",
+           "Distance", "DivergenceEstimate", "Generator", "ImportanceBound", "KL", "Likelihood", "MeanKL",
+           "MeanLikelihood", "MutualInformation", "Perceptual", "PluginDivergence", "PosteriorKL", "PriorFit",
+           "Report", "Term", "TermSum", "Terms"]

@@ -10,8 +10,14 @@ pieces join its formula. ``terms=`` without an objective is the sum of those ter
 """
 from __future__ import annotations
 
+from typing import Annotated
+
 from ...errors import ConfigError
+from ...options import Option, Rate, checks_options
 from ..objective import Objective, Phase
+
+#: Adam's first moment's decay, in [0, 1)
+Beta1 = Annotated[float, Option(float, low=0, high=1, open_high=True, example=0.5)]
 
 
 class TermSum(Objective):
@@ -65,3 +71,34 @@ class TermSum(Objective):
     def __repr__(self):
         inner = repr(self.base) if self.base is not None else "terms"
         return f"{inner} + {', '.join(t.name for t in self.extra)}" if self.extra else inner
+
+
+class Terms(Objective):
+    """The objective that is its terms alone, under a name a graph can record:
+    ``g.set_objective("terms", terms=[...])`` compiles to what ``unidgm.compile(g,
+    terms=[...])`` gives, one phase ``loss`` (the generative and inference groups) for the
+    terms that name no phase and a phase per phase the others name (a critic's), with the
+    optimizer settings given here (None: the Trainer's).
+
+    Args:
+        lr: the learning rate the objective trains best with (``TrainConfig.lr`` wins).
+        beta1: Adam's beta1 (beta2 stays 0.999).
+    """
+
+    name = "terms"
+    monitor = None
+    strict_batch = False
+
+    @checks_options
+    def __init__(self, lr: Rate | None = None, beta1: Beta1 | None = None):
+        super().__init__()
+        self.phases = [Phase("loss", ("generative", "inference"), "loss")]
+        defaults = {}
+        if lr is not None:
+            defaults["lr"] = float(lr)
+        if beta1 is not None:
+            defaults["betas"] = (float(beta1), 0.999)
+        self.optimizer_defaults = defaults
+
+    def assemble(self, model) -> list:
+        return []
