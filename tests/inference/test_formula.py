@@ -24,11 +24,14 @@ def _build(name, **extra):
     return build(name, **opts)
 
 
-def _batch(n=8):
+def _batch(n=8, graph=None):
     g = torch.Generator().manual_seed(0)
-    return {"x": torch.bernoulli(torch.rand((n,) + X_SHAPE, generator=g)),
-            "y": torch.randint(0, 10, (n,), generator=g), "x_target": torch.rand((n,) + X_SHAPE, generator=g),
-            "t": torch.randint(0, 35, (n, 6), generator=g)}  # a caption (dalle)
+    batch = {"x": torch.bernoulli(torch.rand((n,) + X_SHAPE, generator=g)),
+             "y": torch.randint(0, 10, (n,), generator=g), "x_target": torch.rand((n,) + X_SHAPE, generator=g),
+             "t": torch.randint(0, 35, (n, 6), generator=g)}  # a caption (dalle)
+    if graph is not None and "y" in graph.nodes and graph.nodes["y"].shape == X_SHAPE:
+        batch["y"] = torch.rand((n,) + X_SHAPE, generator=g)  # a second view, an image (wyner)
+    return batch
 
 
 def _formula(name, objective=None, **options_):
@@ -49,7 +52,8 @@ def test_each_term_is_a_computed_loss_term_and_they_add_up(name):
     for phase in model.phases:
         terms = formula.phases()[phase.name]
         torch.manual_seed(1)
-        out = model.loss(_batch(), phase=phase.name) if len(model.phases) > 1 else model.loss(_batch())
+        batch = _batch(graph=model.graph)
+        out = model.loss(batch, phase=phase.name) if len(model.phases) > 1 else model.loss(batch)
         for t in terms:
             assert t.name in out, f"{name}: term {t.name!r} is not a key of model.loss() in phase {phase.name}"
             assert t.groups == phase.groups and t.steps == phase.steps

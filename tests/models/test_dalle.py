@@ -81,6 +81,7 @@ def test_the_caption_information_is_the_codes_nll_drop_against_the_caption_mixtu
     V = data.shapes["t"][1]
     codes = model.encode(model.read_values(raw, ["x", "t"]))["c"].flatten(1) + V
 
+    @torch.no_grad()
     def log_p(captions):  # log p(codes | captions), per image
         tokens = torch.cat([captions, codes], 1)
         logp = joint.transformer(tokens).log_softmax(-1)[:, -codes.shape[1]:]

@@ -28,7 +28,8 @@ def compile(graph: Graph, objective: str | None = None, *, terms=None, stages=No
 
     Args:
         graph: the schematic graph; validated here.
-        objective: an objective name (``"elbo"``, ``"iwae"``, ``"adversarial"``, ``"wake-sleep"``, ``"rws"``);
+        objective: an objective name (``"elbo"``, ``"iwae"``, ``"adversarial"``, ``"wake-sleep"``, ``"rws"``,
+            ``"terms"``: the terms alone, see :class:`~unidgm.inference.terms.Terms`);
             None uses the graph's own (``graph.set_objective``), else the ELBO.
         **options: the objective's options (``kl_weight``, ``warmup``, ``kl`` for the ELBO;
             ``k`` for IWAE; ``k``, ``insomnia`` for RWS); with no objective named, they update the

@@ -30,6 +30,9 @@ class Conditional:
     process: str
     given: tuple[str, ...]
 
+    def __post_init__(self):
+        object.__setattr__(self, "given", (self.given,) if isinstance(self.given, str) else tuple(self.given))
+
     def values(self, trace) -> dict:
         return trace.conditional(self.process, self.given)
 
@@ -58,6 +61,9 @@ class Shuffled:
 
     source: str
     nodes: tuple[str, ...]
+
+    def __post_init__(self):
+        object.__setattr__(self, "nodes", (self.nodes,) if isinstance(self.nodes, str) else tuple(self.nodes))
 
     def values(self, trace) -> dict:
         return trace.shuffled(self.source, self.nodes)
@@ -256,7 +262,9 @@ class Trace:
         (or the value, for a deterministic edge): the reconstruction an adversary may judge."""
         values = dict(self.values(process, tuple(sorted(rename.items())), grad=grad))
         for f in self.model.likelihoods:
-            if f.density:  # scored by its own network, it has no mean: the data's value stays
+            # scored by its own network, it has no mean; or a parent the process does not infer
+            # (another view's local latent): the data's value stays
+            if f.density or not all(p in values for p in f.parents):
                 continue
             params = f.params(values)
             values[f.child] = params[0] if f.deterministic else f.family.mean(params)

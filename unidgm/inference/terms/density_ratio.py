@@ -44,6 +44,13 @@ def _check_source(term: str, source, model) -> None:
     if not isinstance(source, (str, Conditional, Reconstruction)):
         raise ConfigError(f"term '{term}': {source!r} is not a source; give a name ('data', 'inference', "
                           f"'generative', 'reconstruction', a process) or a Conditional, Reconstruction or Shuffled")
+    if isinstance(source, Conditional):
+        for n in source.given:
+            node = model.graph.nodes.get(n)
+            if node is None or node.role != "visible":
+                raise GraphError(f"term '{term}': Conditional({source.process!r}, given={source.given!r}) gives "
+                                 f"'{n}', which is not a visible node of graph '{model.graph.name}'; give the views "
+                                 f"the process reads from the data")
     if process in ("data", "inference", "generative", "reconstruction", "q") or process in model.processes:
         return
     raise GraphError(f"term '{term}': source {source!r} names no process of graph '{model.graph.name}'; use "

@@ -14,7 +14,7 @@ reconstruction of x, or of y, from x alone.
 from __future__ import annotations
 
 from ...errors import ConfigError, GraphError
-from ..sources import source_label
+from ..sources import Reconstruction, source_label
 from .base import Term
 
 NORMS = ("l1", "l2")
@@ -48,6 +48,15 @@ class Distance(Term):
             raise GraphError(f"term '{self.name}': '{self.node}' is not a visible node of graph "
                              f"'{model.graph.name}'; name a node the batch gives")
         _check_source(self.name, self.source, model)
+        if isinstance(self.source, Reconstruction) and self.node in model.generative:
+            process = "q" if self.source.process == "inference" else self.source.process
+            inferred = {f.child for f in model.processes.get(process, ())}
+            missing = [p for p in model.generative[self.node].parents
+                       if model.graph.nodes[p].role == "latent" and p not in inferred]
+            if missing:
+                raise GraphError(f"term '{self.name}': process '{process}' does not infer '{missing[0]}', a parent "
+                                 f"of '{self.node}', so it cannot reconstruct '{self.node}'; add "
+                                 f"g.inference(<parents>, '{missing[0]}', net, process='{process}')")
 
     def forward(self, trace):
         target = trace.values("data")[self.node]
@@ -55,9 +64,12 @@ class Distance(Term):
         return (diff.abs() if self.norm == "l1" else diff.pow(2)).mean()
 
     def describe(self, model):
+        from .density_ratio import _tex
+
         x, src = self.node, source_label(self.source)
+        sub = rf"_{{\mathrm{{{_tex(src)}}}}}"
         if self.norm == "l1":
             return (f"E_data[mean |{x} - {x}_hat|], {x}_hat from {src}",
-                    rf"\mathbb{{E}}_{{\mathrm{{data}}}}|{x} - \hat{{{x}}}|_{{\mathrm{{{src.replace('_', chr(92) + '_')}}}}}")
+                    rf"\mathbb{{E}}_{{\mathrm{{data}}}}|{x} - \hat{{{x}}}|{sub}")
         return (f"E_data[mean ({x} - {x}_hat)^2], {x}_hat from {src}",
-                rf"\mathbb{{E}}_{{\mathrm{{data}}}}({x} - \hat{{{x}}})^2_{{\mathrm{{{src.replace('_', chr(92) + '_')}}}}}")
+                rf"\mathbb{{E}}_{{\mathrm{{data}}}}({x} - \hat{{{x}}})^2{sub}")
