@@ -19,6 +19,11 @@ import torch
 from ..errors import GraphError
 
 
+def _names(nodes) -> tuple[str, ...]:
+    """One node's name or several, as a tuple."""
+    return (nodes,) if isinstance(nodes, str) else tuple(nodes)
+
+
 @dataclass(frozen=True)
 class Conditional:
     """A source: the inference ``process`` run on the data's ``given`` visible nodes alone
@@ -31,7 +36,7 @@ class Conditional:
     given: tuple[str, ...]
 
     def __post_init__(self):
-        object.__setattr__(self, "given", (self.given,) if isinstance(self.given, str) else tuple(self.given))
+        object.__setattr__(self, "given", _names(self.given))
 
     def values(self, trace) -> dict:
         return trace.conditional(self.process, self.given)
@@ -63,7 +68,7 @@ class Shuffled:
     nodes: tuple[str, ...]
 
     def __post_init__(self):
-        object.__setattr__(self, "nodes", (self.nodes,) if isinstance(self.nodes, str) else tuple(self.nodes))
+        object.__setattr__(self, "nodes", _names(self.nodes))
 
     def values(self, trace) -> dict:
         return trace.shuffled(self.source, self.nodes)

@@ -39,6 +39,7 @@ from ..graph.graph import Graph
 from ..inference.terms import AuxiliaryLoss, PriorFit
 from ..nets import (CausalTransformer, CodeEmbedding, CodeIndices, DownsamplingEncoder, GatedPixelCNN, Quantized,
                     UpsamplingDecoder, VectorQuantizer)
+from ..nets.residual import halvings
 from .parts import param_shape
 from .registry import register
 from .specs import Flag, Option, Shape, Size, Sizes, Weight
@@ -74,15 +75,15 @@ def prior_network(kind: str, codebook_size: int, grid: tuple[int, int], channels
 
 def grid_of(x_shape, downsamples: int, who: str, round_up: bool = True) -> tuple[int, int]:
     """The code grid of an image after ``downsamples`` stride-2 4x4 convolutions, each rounding
-    up (28 -> 14 -> 7 -> 4, the encoders given the image's size) or down (28 -> 14 -> 7 -> 3)."""
+    up (28 -> 14 -> 7 -> 4, :func:`~unidgm.nets.residual.halvings`, the encoders given the
+    image's size) or down (28 -> 14 -> 7 -> 3)."""
     if len(x_shape) != 3:
         raise ConfigError(f"model {who!r}: x_shape must be an image (channels, height, width), got {tuple(x_shape)}")
-    h, w = x_shape[1:]
-    for _ in range(downsamples):
-        if h == w == 1:  # a step that rounds up would leave 1x1 as it is
-            h = w = 0
-            break
-        h, w = (-(-h // 2), -(-w // 2)) if round_up else (h // 2, w // 2)
+    if round_up:
+        sizes = halvings(tuple(x_shape[1:]), downsamples, f"model {who!r}")
+        h, w = sizes[-1] if (1, 1) not in sizes[:-1] else (0, 0)  # a step on 1x1 would leave it as it is
+    else:
+        h, w = x_shape[1] >> downsamples, x_shape[2] >> downsamples
     if h < 1 or w < 1:
         raise ConfigError(f"model {who!r}: {downsamples} stride-2 steps leave no grid of an image {tuple(x_shape)}; "
                           f"lower downsamples")
